@@ -14,5 +14,15 @@ from .losses import (
 from .models import EmbeddingNet
 
 __version__ = "0.1.0"
-__all__ = ["ArcFace", "CombinedMargin", "ContrastiveLoss", "CosFace", "EmbeddingNet",
-           "MarginHead", "NormFace", "Softmax", "SphereFace", "TripletLoss"]
+__all__ = [
+    "ArcFace",
+    "CombinedMargin",
+    "ContrastiveLoss",
+    "CosFace",
+    "EmbeddingNet",
+    "MarginHead",
+    "NormFace",
+    "Softmax",
+    "SphereFace",
+    "TripletLoss",
+]

@@ -26,31 +26,42 @@ def positive_int(minimum: int):
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
+
     return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minifacenet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train an embedding and evaluate it on held-out data",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t = sub.add_parser(
+        "train",
+        help="train an embedding and evaluate it on held-out data",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     t.add_argument("--loss", default="softmax", choices=L.LOSS_NAMES, help="loss or head")
     t.add_argument("--dataset", default="mnist", choices=("mnist", "olivetti"))
     t.add_argument("--dim", type=positive_int(2), default=2, help="embedding dimension (>= 2)")
     t.add_argument("--epochs", type=positive_int(1), default=10)
-    t.add_argument("--margin", type=float, default=None,
-                   help="m (SphereFace: integer; contrastive/triplet: their margin); "
-                        "default: the loss's own")
+    t.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="m (SphereFace: integer; contrastive/triplet: their margin); default: the loss's own",
+    )
     t.add_argument("--scale", type=float, default=None, help="s for normalised heads")
-    t.add_argument("--mining", default="semi-hard", choices=L.TripletLoss.MINING,
-                   help="triplet mining")
-    t.add_argument("--warmup", type=positive_int(0), default=0,
-                   help="margin warm-up: steps over which m ramps up from 0")
+    t.add_argument("--mining", default="semi-hard", choices=L.TripletLoss.MINING, help="triplet mining")
+    t.add_argument(
+        "--warmup", type=positive_int(0), default=0, help="margin warm-up: steps over which m ramps up from 0"
+    )
     t.add_argument("--batch-size", type=positive_int(2), default=256)
     t.add_argument("--lr", type=float, default=TrainConfig.lr)
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--limit", type=positive_int(10), default=None,
-                   help="use only the first N training images (quick runs)")
+    t.add_argument(
+        "--limit",
+        type=positive_int(10),
+        default=None,
+        help="use only the first N training images (quick runs)",
+    )
     t.add_argument("--data-root", default=None, help=f"data folder (default: ${D.ENV_VAR} or data/)")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda")
     t.add_argument("--out", default="runs/latest", help="output folder")
@@ -67,8 +78,9 @@ def loss_params(args) -> dict:
             params["mining"] = args.mining
         return params
     if args.margin is not None and args.loss in ("cosface", "arcface", "sphereface"):
-        params["m"] = int(args.margin) if args.loss == "sphereface" and args.margin.is_integer() \
-            else args.margin
+        params["m"] = (
+            int(args.margin) if args.loss == "sphereface" and args.margin.is_integer() else args.margin
+        )
     if args.margin is not None and args.loss == "combined":
         params["m2"] = args.margin
     if args.scale is not None and args.loss not in ("softmax", "sphereface"):
@@ -98,24 +110,26 @@ def train(args) -> int:
 
     train_x, train_y, test_x, test_y = split(args.dataset, args.data_root)
     if args.limit:
-        train_x, train_y = train_x[:args.limit], train_y[:args.limit]
+        train_x, train_y = train_x[: args.limit], train_y[: args.limit]
     num_classes = int(train_y.max()) + 1
-    loss = L.build_loss(args.loss, embedding_dim=args.dim, num_classes=num_classes,
-                        **loss_params(args))
+    loss = L.build_loss(args.loss, embedding_dim=args.dim, num_classes=num_classes, **loss_params(args))
     model = EmbeddingNet(args.dim, in_channels=train_x.shape[1])
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         margin_warmup=args.warmup, seed=args.seed)
+    config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, margin_warmup=args.warmup, seed=args.seed
+    )
     start = time.perf_counter()
     history = fit(model, loss, train_x, train_y, config=config, device=args.device)
     seconds = time.perf_counter() - start
     test_accuracy = evaluate(model, loss, train_x, train_y, test_x, test_y, args.device)
     out = Path(args.out)
     save_checkpoint(out / "checkpoint.pt", model, loss, vars(args))
-    metrics = {"test_accuracy": test_accuracy, "history": history, "seconds": seconds,
-               "args": vars(args)}
+    metrics = {"test_accuracy": test_accuracy, "history": history, "seconds": seconds, "args": vars(args)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    figure = plot_embeddings(embed(model, test_x, device=args.device), test_y,
-                             title=f"{args.loss}, {args.dim}-D, test accuracy {test_accuracy:.2%}")
+    figure = plot_embeddings(
+        embed(model, test_x, device=args.device),
+        test_y,
+        title=f"{args.loss}, {args.dim}-D, test accuracy {test_accuracy:.2%}",
+    )
     figure.savefig(out / "embeddings.png", dpi=120, bbox_inches="tight")
     print(f"wrote {out}/checkpoint.pt, metrics.json, embeddings.png")
     print(f"test_accuracy {100 * test_accuracy:.2f}")

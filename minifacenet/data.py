@@ -45,7 +45,8 @@ def _missing_message(name: str, folder: Path, files: list[str], error: Exception
     return (
         f"{name} is not in {folder} and could not be downloaded ({type(error).__name__}: "
         f"{str(error).strip().splitlines()[0]}). Expected files: {', '.join(files)}. "
-        f"Put them there, or point the environment variable {ENV_VAR} (or the root= argument) at a folder that has them."
+        f"Put them there, or point the environment variable {ENV_VAR} "
+        "(or the root= argument) at a folder that has them."
     )
 
 
@@ -79,9 +80,7 @@ def _mnist_cached(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return images, dataset.targets.long()
 
 
-def mnist(
-    train: bool = True, *, root: str | os.PathLike | None = None
-) -> tuple[torch.Tensor, torch.Tensor]:
+def mnist(train: bool = True, *, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST digits: images ``[N, 1, 28, 28]`` float in [0, 1], labels ``[N]`` int64."""
     images, labels = _mnist_cached(str(data_root(root)), bool(train))
     return images.clone(), labels.clone()

@@ -99,8 +99,7 @@ class MarginHead(nn.Module):
     # -- shared machinery ----------------------------------------------------------------
     def config(self) -> dict:
         """Constructor arguments, for checkpoints."""
-        return {"embedding_dim": self.embedding_dim, "num_classes": self.num_classes,
-                "s": self.s}
+        return {"embedding_dim": self.embedding_dim, "num_classes": self.num_classes, "s": self.s}
 
     def cosines(self, embeddings: torch.Tensor) -> torch.Tensor:
         """cos(theta_j) between each embedding and each class weight: ``[N, C]``."""
@@ -177,8 +176,15 @@ class ArcFace(MarginHead):
     ``easy_margin=True`` the margin is applied only where cos(theta) > 0.
     """
 
-    def __init__(self, embedding_dim: int, num_classes: int, *, s: float = 10.0, m: float = 0.2,
-                 easy_margin: bool = False):
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_classes: int,
+        *,
+        s: float = 10.0,
+        m: float = 0.2,
+        easy_margin: bool = False,
+    ):
         super().__init__(embedding_dim, num_classes, s=s)
         self.m = _check_margin(m, upper=math.pi)
         self.easy_margin = bool(easy_margin)
@@ -209,8 +215,16 @@ class CombinedMargin(MarginHead):
     (m, 0, 0) a SphereFace-like multiplicative margin.
     """
 
-    def __init__(self, embedding_dim: int, num_classes: int, *, s: float = 10.0,
-                 m1: float = 1.0, m2: float = 0.2, m3: float = 0.0):
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_classes: int,
+        *,
+        s: float = 10.0,
+        m1: float = 1.0,
+        m2: float = 0.2,
+        m3: float = 0.0,
+    ):
         super().__init__(embedding_dim, num_classes, s=s)
         if not (isinstance(m1, (int, float)) and math.isfinite(m1) and m1 >= 1.0):
             raise ValueError(f"m1 must be a finite number >= 1 (1 = no multiplicative margin), got {m1!r}")
@@ -240,9 +254,17 @@ class SphereFace(MarginHead):
     ``lamb = 0`` is pure A-Softmax. Call :meth:`anneal` each step (the training loop does).
     """
 
-    def __init__(self, embedding_dim: int, num_classes: int, *, m: int = 4,
-                 lamb_base: float = 1000.0, lamb_gamma: float = 0.12, lamb_power: float = 1.0,
-                 lamb_min: float = 5.0):
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_classes: int,
+        *,
+        m: int = 4,
+        lamb_base: float = 1000.0,
+        lamb_gamma: float = 0.12,
+        lamb_power: float = 1.0,
+        lamb_min: float = 5.0,
+    ):
         super().__init__(embedding_dim, num_classes, s=1.0)
         if isinstance(m, bool) or not isinstance(m, int) and not (isinstance(m, float) and m.is_integer()):
             raise ValueError(f"SphereFace m must be an integer >= 1 (paper: 4), got {m!r}")
@@ -254,9 +276,15 @@ class SphereFace(MarginHead):
         self.lamb = self.lamb_base
 
     def config(self) -> dict:
-        return {"embedding_dim": self.embedding_dim, "num_classes": self.num_classes, "m": self.m,
-                "lamb_base": self.lamb_base, "lamb_gamma": self.lamb_gamma,
-                "lamb_power": self.lamb_power, "lamb_min": self.lamb_min}
+        return {
+            "embedding_dim": self.embedding_dim,
+            "num_classes": self.num_classes,
+            "m": self.m,
+            "lamb_base": self.lamb_base,
+            "lamb_gamma": self.lamb_gamma,
+            "lamb_power": self.lamb_power,
+            "lamb_min": self.lamb_min,
+        }
 
     def anneal(self, iteration: int) -> float:
         """Set ``lamb`` for this training iteration and return it."""
@@ -300,8 +328,9 @@ HEADS: dict[str, type[MarginHead]] = {
 }
 
 
-def target_logit_curve(loss: str, theta: torch.Tensor, *, feature_norm: float = 1.0,
-                       **params) -> torch.Tensor:
+def target_logit_curve(
+    loss: str, theta: torch.Tensor, *, feature_norm: float = 1.0, **params
+) -> torch.Tensor:
     """The target logit as a function of theta (radians) for a named loss and its parameters.
 
     ``params`` are the head's keyword arguments (``s``, ``m``, ``m1``..``m3``,
@@ -373,8 +402,9 @@ class TripletLoss(nn.Module):
 
     MINING = ("semi-hard", "batch-hard", "batch-all", "random")
 
-    def __init__(self, margin: float = 0.2, mining: str = "semi-hard", *, squared: bool = True,
-                 normalize: bool = True):
+    def __init__(
+        self, margin: float = 0.2, mining: str = "semi-hard", *, squared: bool = True, normalize: bool = True
+    ):
         super().__init__()
         self.margin = _check_margin(margin, "margin")
         if mining not in self.MINING:
@@ -385,8 +415,7 @@ class TripletLoss(nn.Module):
         x = F.normalize(embeddings, dim=1) if self.normalize else embeddings
         return pairwise_distances(x, squared=self.squared)
 
-    def mine(self, embeddings: torch.Tensor, labels: torch.Tensor, *,
-             distances: torch.Tensor | None = None):
+    def mine(self, embeddings: torch.Tensor, labels: torch.Tensor, *, distances: torch.Tensor | None = None):
         """Indices ``(anchor, positive, negative)`` of the triplets this mining selects."""
         check_embeddings(embeddings)
         dist = self.distances(embeddings) if distances is None else distances  # [N, N]

@@ -19,8 +19,9 @@ def accuracy(predictions, labels) -> float:
     return float((_numpy(predictions) == _numpy(labels)).mean())
 
 
-def knn_accuracy(gallery, gallery_labels, probes, probe_labels, *, k: int = 1,
-                 metric: str = "euclidean") -> float:
+def knn_accuracy(
+    gallery, gallery_labels, probes, probe_labels, *, k: int = 1, metric: str = "euclidean"
+) -> float:
     """Accuracy of k-nearest-neighbour recognition of ``probes`` against a ``gallery``."""
     knn = KNeighborsClassifier(n_neighbors=k, metric=metric)
     knn.fit(_numpy(gallery), _numpy(gallery_labels))

@@ -36,8 +36,12 @@ class EmbeddingNet(nn.Module):
         if embedding_dim < 1:
             raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
         self.embedding_dim = embedding_dim
-        self.config = {"embedding_dim": embedding_dim, "in_channels": in_channels,
-                       "widths": tuple(widths), "hidden": hidden}
+        self.config = {
+            "embedding_dim": embedding_dim,
+            "in_channels": in_channels,
+            "widths": tuple(widths),
+            "hidden": hidden,
+        }
         # Normalise raw pixels in the model, so every dataset can hand over [0, 1] images.
         self.input_norm = nn.BatchNorm2d(in_channels)
         channels = [in_channels, *widths]

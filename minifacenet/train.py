@@ -55,13 +55,17 @@ def batches(labels: torch.Tensor, loss: nn.Module, config: TrainConfig, generato
     """Index batches for one epoch: shuffled for heads, P x K for pair/triplet losses."""
     if is_metric_loss(loss):
         per_class = max(2, config.batch_size // config.classes_per_batch)
-        yield from pk_batches(labels, classes_per_batch=config.classes_per_batch,
-                              samples_per_class=per_class, generator=generator)
+        yield from pk_batches(
+            labels,
+            classes_per_batch=config.classes_per_batch,
+            samples_per_class=per_class,
+            generator=generator,
+        )
         return
     order = torch.randperm(len(labels), generator=generator)
     # drop a last partial batch: a batch of 1 would break BatchNorm
     for start in range(0, len(order) - config.batch_size + 1, config.batch_size):
-        yield order[start:start + config.batch_size]
+        yield order[start : start + config.batch_size]
     if len(order) < config.batch_size:
         yield order
 
@@ -103,9 +107,17 @@ def on_step(loss: nn.Module, step: int, config: TrainConfig) -> None:
         loss.margin_factor = min(1.0, step / config.margin_warmup)
 
 
-def fit(model: nn.Module, loss: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
-        config: TrainConfig | None = None, device: str = "auto", progress: bool = True,
-        **overrides) -> dict:
+def fit(
+    model: nn.Module,
+    loss: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    config: TrainConfig | None = None,
+    device: str = "auto",
+    progress: bool = True,
+    **overrides,
+) -> dict:
     """Train ``model`` (and the head's weights) with ``loss``; return the history.
 
     ``loss`` is a margin head taking ``(embeddings, labels)`` or a pair/triplet loss, which
@@ -121,7 +133,8 @@ def fit(model: nn.Module, loss: nn.Module, images: torch.Tensor, labels: torch.T
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = max(1, sum(1 for _ in batches(labels, loss, config, torch.Generator())))
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15)
+        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
+    )
     history = {"loss": [], "accuracy": [], "seconds": []}
     step = 0
     for _epoch in tqdm(range(config.epochs), desc="epochs", disable=not progress):
@@ -149,14 +162,14 @@ def fit(model: nn.Module, loss: nn.Module, images: torch.Tensor, labels: torch.T
 
 
 @torch.no_grad()
-def embed(model: nn.Module, images: torch.Tensor, *, batch_size: int = 2048,
-          device: str = "auto") -> torch.Tensor:
+def embed(
+    model: nn.Module, images: torch.Tensor, *, batch_size: int = 2048, device: str = "auto"
+) -> torch.Tensor:
     """Embeddings ``[N, D]`` of ``images`` on the CPU, in eval mode."""
     device = resolve_device(device)
     was_training = model.training
     model.to(device).eval()
-    out = [model(images[i:i + batch_size].to(device)).cpu()
-           for i in range(0, len(images), batch_size)]
+    out = [model(images[i : i + batch_size].to(device)).cpu() for i in range(0, len(images), batch_size)]
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0, getattr(model, "embedding_dim", 0))
 
@@ -167,19 +180,23 @@ def predict(head: L.MarginHead, embeddings: torch.Tensor) -> torch.Tensor:
     return head.to(embeddings.device).logits(embeddings).argmax(1)
 
 
-def save_checkpoint(path: str | Path, model: EmbeddingNet, loss: nn.Module,
-                    config: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path, model: EmbeddingNet, loss: nn.Module, config: dict | None = None
+) -> Path:
     """Save model, head/loss and config together in one file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({
-        "model_config": model.config,
-        "model_state": model.state_dict(),
-        "loss_name": loss_name(loss),
-        "loss_config": loss_config(loss),
-        "loss_state": loss.state_dict(),
-        "config": config or {},
-    }, path)
+    torch.save(
+        {
+            "model_config": model.config,
+            "model_state": model.state_dict(),
+            "loss_name": loss_name(loss),
+            "loss_config": loss_config(loss),
+            "loss_state": loss.state_dict(),
+            "config": config or {},
+        },
+        path,
+    )
     return path
 
 
@@ -204,6 +221,12 @@ def loss_config(loss: nn.Module) -> dict:
     if isinstance(loss, L.MarginHead):
         return loss.config()
     if isinstance(loss, L.TripletLoss):
-        return {"embedding_dim": 0, "num_classes": 0, "margin": loss.margin,
-                "mining": loss.mining, "squared": loss.squared, "normalize": loss.normalize}
+        return {
+            "embedding_dim": 0,
+            "num_classes": 0,
+            "margin": loss.margin,
+            "mining": loss.mining,
+            "squared": loss.squared,
+            "normalize": loss.normalize,
+        }
     return {"embedding_dim": 0, "num_classes": 0, "margin": loss.margin}

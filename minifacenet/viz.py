@@ -14,8 +14,16 @@ def _numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-def plot_embeddings(embeddings, labels, *, ax=None, title: str | None = None,
-                    normalize: bool = False, max_points: int = 5000, seed: int = 0):
+def plot_embeddings(
+    embeddings,
+    labels,
+    *,
+    ax=None,
+    title: str | None = None,
+    normalize: bool = False,
+    max_points: int = 5000,
+    seed: int = 0,
+):
     """Scatter 2-D embeddings coloured by class (the first two coordinates if D > 2)."""
     x, y = _numpy(embeddings)[:, :2], _numpy(labels)
     if normalize:
@@ -26,8 +34,14 @@ def plot_embeddings(embeddings, labels, *, ax=None, title: str | None = None,
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
     scatter = ax.scatter(x[:, 0], x[:, 1], c=y, cmap="tab10", s=3, alpha=0.7, linewidths=0)
-    ax.legend(*scatter.legend_elements(), loc="upper right", fontsize=7, markerscale=0.8,
-              title="class", title_fontsize=7)
+    ax.legend(
+        *scatter.legend_elements(),
+        loc="upper right",
+        fontsize=7,
+        markerscale=0.8,
+        title="class",
+        title_fontsize=7,
+    )
     ax.set_aspect("equal")
     if title:
         ax.set_title(title)
