@@ -17,6 +17,10 @@ import torch
 
 ENV_VAR = "MINIFACENET_DATA"
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
+# Installed from a wheel (as in Colab) there is no repository: use a per-user cache instead.
+DEFAULT_ROOT = REPO_DATA if (REPO_DATA.parent / "pyproject.toml").exists() else (
+    Path.home() / ".cache" / "minifacenet" / "data"
+)
 
 # Uncompressed MNIST files and their exact sizes (an idx header plus the payload).
 MNIST_FILES = {
@@ -33,12 +37,15 @@ class DataError(RuntimeError):
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
-    """The folder datasets are read from: ``root``, else ``$MINIFACENET_DATA``, else ``data/``."""
+    """The folder datasets are read from: ``root``, else ``$MINIFACENET_DATA``, else ``data/``.
+
+    ``data/`` is the repository's folder; a pip-installed copy uses ``~/.cache/minifacenet/data``.
+    """
     if root is not None:
         return Path(root).expanduser()
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR]).expanduser()
-    return REPO_DATA
+    return DEFAULT_ROOT
 
 
 def _missing_message(name: str, folder: Path, files: list[str], error: Exception) -> str:
