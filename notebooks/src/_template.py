@@ -1,0 +1,36 @@
+# %% [markdown]
+# # NN · Title of the lesson
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/NN_name.ipynb)
+#
+# **What you will learn**
+# - one
+# - two
+#
+# Previous: [..](..ipynb) · Next: [..](..ipynb)
+
+# %%
+# Setup. In Colab, install minifacenet from its repository; locally it is already installed.
+try:
+    import google.colab  # noqa: F401
+
+    IN_COLAB = True
+except ImportError:
+    IN_COLAB = False
+if IN_COLAB:
+    %pip install --quiet "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import torch
+
+from minifacenet.train import seed_everything
+
+# Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
+FAST = os.environ.get("MINIFACENET_FAST") == "1"
+seed_everything(0)
+TRAIN_SIZE = 3000 if FAST else 60000
+EPOCHS = 1 if FAST else 8
+print(f"fast mode: {FAST}")
