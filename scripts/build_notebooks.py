@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="convert without executing")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args(argv)
-    sources = sorted((NOTEBOOKS / "src").glob("*.py"))
+    sources = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
     sources = [s for s in sources if not args.prefixes or s.stem.startswith(tuple(args.prefixes))]
     if not sources:
         parser.error(f"no notebook sources match {args.prefixes} in {NOTEBOOKS / 'src'}")

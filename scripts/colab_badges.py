@@ -56,7 +56,7 @@ def stamp_source(path: Path) -> bool:
 
 def main() -> int:
     changed = [p.name for p in sorted((ROOT / "notebooks").glob("*.ipynb")) if stamp_notebook(p)]
-    changed += [p.name for p in sorted((ROOT / "notebooks" / "src").glob("*.py")) if stamp_source(p)]
+    changed += [p.name for p in sorted((ROOT / "notebooks" / "src").glob("[0-9]*.py")) if stamp_source(p)]
     if stamp_readme(ROOT / "README.md"):
         changed.append("README.md")
     print("updated: " + (", ".join(changed) if changed else "nothing (already current)"))

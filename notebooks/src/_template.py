@@ -11,6 +11,9 @@
 
 # %%
 # Setup. In Colab, install minifacenet from its repository; locally it is already installed.
+import subprocess
+import sys
+
 try:
     import google.colab  # noqa: F401
 
@@ -18,7 +21,8 @@ try:
 except ImportError:
     IN_COLAB = False
 if IN_COLAB:
-    %pip install --quiet "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
 
 # %%
 import os
