@@ -64,7 +64,9 @@ def strip_widget_state(nb: nbformat.NotebookNode) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("prefixes", nargs="*", help="only notebooks whose name starts with these")
     parser.add_argument("--fast", action="store_true", help="execute in fast mode")
     parser.add_argument("--no-run", action="store_true", help="convert without executing")
