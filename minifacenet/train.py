@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -116,6 +117,7 @@ def fit(
     config: TrainConfig | None = None,
     device: str = "auto",
     progress: bool = True,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
     **overrides,
 ) -> dict:
     """Train ``model`` (and the head's weights) with ``loss``; return the history.
@@ -123,6 +125,7 @@ def fit(
     ``loss`` is a margin head taking ``(embeddings, labels)`` or a pair/triplet loss, which
     then gets P x K batches. Keyword ``overrides`` replace fields of ``config``. The history
     holds per-epoch ``loss``, ``accuracy`` (training batches, heads only) and ``seconds``.
+    ``augment``, if given, maps each batch of images ``[B, C, H, W]`` to an augmented batch.
     """
     config = TrainConfig(**{**asdict(config or TrainConfig()), **overrides})
     generator = seed_everything(config.seed)
@@ -142,6 +145,7 @@ def fit(
         for index in batches(labels, loss, config, generator):
             on_step(loss, step, config)
             x, y = images[index].to(device), labels[index].to(device)
+            x = augment(x) if augment is not None else x
             value, hits = loss_and_correct(model, loss, x, y)
             optimizer.zero_grad(set_to_none=True)
             value.backward()
