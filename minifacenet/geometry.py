@@ -15,6 +15,7 @@ with f the head's ``target_cosine`` (SphereFace with lambda = 0: f = psi).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -73,11 +74,24 @@ def make_head(
     return head
 
 
-@torch.no_grad()
+@contextlib.contextmanager
+def small_tensors():
+    """No autograd and one intra-op thread: for the explorer's small, latency-bound tensors
+    a thread pool only adds overhead (and stalls badly on a busy machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def margin_target(head: L.MarginHead, cos) -> np.ndarray:
     """f(cos theta): the head's own ``target_cosine`` hook on any array of cosines."""
-    cos = torch.as_tensor(np.asarray(cos, dtype=np.float64))
-    return head.target_cosine(cos).numpy()
+    with small_tensors():
+        cos = torch.as_tensor(np.asarray(cos, dtype=np.float64))
+        return head.target_cosine(cos).numpy()
 
 
 def unit(x, *, axis: int = -1) -> np.ndarray:
@@ -139,7 +153,6 @@ def violation_mask(
 
 
 # --------------------------------------------------------------------------- regions
-@torch.no_grad()
 def region_labels(directions, weight, head: L.MarginHead) -> np.ndarray:
     """For unit directions ``[P, D]``: the class whose margin region holds each, else -1.
 
@@ -149,13 +162,11 @@ def region_labels(directions, weight, head: L.MarginHead) -> np.ndarray:
     cos = unit(directions) @ unit(weight).T  # [P, C]
     # f applied to every column: [P, C]
     shifted = margin_target(head, cos)
-    num_classes = cos.shape[1]
-    inside = np.ones(cos.shape, dtype=bool)
-    for j in range(num_classes):
-        # class y beats class j (the diagonal is skipped: y need not beat itself)
-        beats = shifted > cos[:, j : j + 1]
-        beats[:, j] = True
-        inside &= beats
+    # beats[p, y, j]: class y with margin beats class j at direction p; [P, C, C]
+    beats = shifted[:, :, None] > cos[:, None, :]
+    # a class need not beat itself
+    beats |= np.eye(cos.shape[1], dtype=bool)[None]
+    inside = beats.all(axis=2)  # [P, C]
     return np.where(inside.any(1), inside.argmax(1), -1)
 
 
@@ -165,7 +176,7 @@ def circle_points(phi) -> np.ndarray:
     return np.stack([np.cos(phi), np.sin(phi)], axis=-1)
 
 
-def margin_arcs(weight, head: L.MarginHead, *, resolution: int = 2048, steps: int = 60) -> list:
+def margin_arcs(weight, head: L.MarginHead, *, resolution: int = 1024, steps: int = 45) -> list:
     """2-D: for each class, the arcs ``(start, end)`` (radians, end > start) of its margin region.
 
     The circle is sampled at ``resolution`` angles, then each change of region is located
@@ -235,18 +246,17 @@ def binary_regions(head: L.MarginHead, theta1, theta2) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- what s does
-@torch.no_grad()
 def probability_around_circle(weight, head: L.MarginHead, phi, *, target_class: int = 0) -> np.ndarray:
     """Softmax probability of ``target_class`` for a unit 2-D feature at each angle in ``phi``.
 
     Uses the head's training logits (margin applied at the target), so s sharpens the curve.
     For SphereFace the feature norm is 1 here (the logit scale is |x|).
     """
-    directions = torch.as_tensor(circle_points(phi))  # [P, 2]
-    head = head.double()
-    labels = torch.full((len(directions),), target_class, dtype=torch.long)
-    logits = head.logits(directions, labels)  # [P, C]
-    return torch.softmax(logits, dim=1)[:, target_class].numpy()
+    with small_tensors():
+        directions = torch.as_tensor(circle_points(phi))  # [P, 2]
+        labels = torch.full((len(directions),), target_class, dtype=torch.long)
+        logits = head.double().logits(directions, labels)  # [P, C]
+        return torch.softmax(logits, dim=1)[:, target_class].numpy()
 
 
 def scale_lower_bound(num_classes: int, target_probability: float = 0.9) -> float:

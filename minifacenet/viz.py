@@ -110,7 +110,7 @@ class TargetLogitView:
     """Target logit against θ ∈ [0, π] for several losses (ArcFace paper, Fig. 4(b))."""
 
     def __init__(self, ax, *, curves=CURVE_LOSSES, points: int = 361):
-        self.ax, self.curves = ax, tuple(curves)
+        self.ax, self.curves, self.titled = ax, tuple(curves), True
         self.theta = np.linspace(0.0, np.pi, points)
         degrees = np.degrees(self.theta)
         styles = {"arcface-naive": ":", "arcface-easy": "--"}
@@ -126,7 +126,8 @@ class TargetLogitView:
     def update(self, *, m: float, sphereface_m: int = 4, **extra) -> None:
         for curve, line in self.lines.items():
             line.set_ydata(target_logit(curve, self.theta, m=m, sphereface_m=sphereface_m, **extra))
-        self.ax.set_title(f"target logit, m = {m:.2f} (SphereFace m = {sphereface_m})", fontsize=9)
+        if self.titled:
+            self.ax.set_title(f"target logit, m = {m:.2f} (SphereFace m = {sphereface_m})", fontsize=9)
 
 
 def plot_target_logits(
@@ -238,7 +239,7 @@ class MarginCircleView:
     def __init__(self, ax, embeddings, labels, weight, *, max_points: int = 5000, seed: int = 0):
         from .geometry import unit
 
-        self.ax, self.weight = ax, unit(weight)
+        self.ax, self.weight, self.titled = ax, unit(weight), True
         self.shown = _subsample(len(labels), max_points, seed)
         radius = np.random.default_rng(seed).uniform(0.9, 1.0, len(self.shown))[:, None]
         self.points = unit(_numpy(embeddings)[self.shown]) * radius  # [M, 2]
@@ -263,7 +264,8 @@ class MarginCircleView:
             line.set_data(*_arc_polyline(class_arcs, 1.1).T)
         self.gaps.set_verts([_sector(s, e, 1.18) for s, e in margin_gaps(arcs)])
         self.violators.set_offsets(self.points[violating[self.shown]].reshape(-1, 2))
-        self.ax.set_title(title, fontsize=9)
+        if self.titled:
+            self.ax.set_title(title, fontsize=9)
 
 
 class RawEmbeddingView:
@@ -344,10 +346,10 @@ class ProbabilityView:
     def __init__(self, ax, bounds_ax=None, *, weight=None, num_classes: int = 10, target_probability=0.9):
         from .geometry import cosface_margin_upper_bound, scale_lower_bound
 
-        self.ax, self.bounds_ax = ax, bounds_ax
+        self.ax, self.bounds_ax, self.titled = ax, bounds_ax, True
         self.weight = even_weights(num_classes) if weight is None else _numpy(weight)[:, :2]
         start = np.arctan2(self.weight[0, 1], self.weight[0, 0])
-        self.phi = start + np.linspace(-np.pi, np.pi, 721)
+        self.phi = start + np.linspace(-np.pi, np.pi, 361)
         degrees = np.degrees(self.phi - start)
         self.current = ax.plot(degrees, 0 * degrees, color="C3", lw=2, label="training (margin)")[0]
         self.no_margin = ax.plot(degrees, 0 * degrees, "--", color="C0", lw=1.2, label="same s, m = 0")[0]
@@ -380,7 +382,8 @@ class ProbabilityView:
         self.current.set_ydata(curve(m, s))
         self.no_margin.set_ydata(curve(0.0 if loss != "sphereface" else 1, s))
         self.at_bound.set_ydata(curve(m, self.s_min))
-        self.ax.set_title(f"{LOSS_LABELS[loss]}, s = {s:.1f}, m = {m:.2f}", fontsize=9)
+        if self.titled:
+            self.ax.set_title(f"{LOSS_LABELS[loss]}, s = {s:.1f}, m = {m:.2f}", fontsize=9)
         if self.bounds_ax is not None:
             self.marker.set_data([s], [m])
             self.bounds_ax.set(xlim=(0, max(2 * self.s_min, s * 1.2, 16)), ylim=(0, max(0.6, 1.3 * m)))
