@@ -1,0 +1,44 @@
+"""Shared fixtures: a network switch-off, the data root, and a small MNIST subset."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+import torch
+
+from minifacenet import data as D
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No network: every connection attempt fails at once, so offline tests never hang.
+
+    ``time.sleep`` is disabled too: scikit-learn sleeps between download retries.
+    """
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled by the test fixture `offline`")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """The resolved data root (``$MINIFACENET_DATA`` or data/); skip if it lacks MNIST or Olivetti."""
+    root = D.data_root()
+    wanted = [root / "MNIST" / "raw" / name for name in D.MNIST_FILES] + [root / D.OLIVETTI_FILE]
+    missing = [str(path) for path in wanted if not path.exists()]
+    if missing:
+        pytest.skip(f"datasets not found (set {D.ENV_VAR}): missing {', '.join(missing)}")
+    return root
+
+
+@pytest.fixture(scope="session")
+def mnist_subset(data_dir) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first 512 MNIST training images ``[512, 1, 28, 28]`` and labels ``[512]``."""
+    images, labels = D.mnist(True, root=data_dir)
+    return images[:512].clone(), labels[:512].clone()

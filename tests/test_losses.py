@@ -1,0 +1,624 @@
+"""The loss family against independent references.
+
+Every margin head is checked on 2-D unit vectors placed at known angles: the expected
+logits come from ``math.cos`` and the papers' formulas, the expected loss from a hand
+cross-entropy, in float32 and float64. pytorch-metric-learning (PML) is a second oracle
+where its units can be matched. Hypothesis checks that losses and gradients stay finite
+at the extreme angles (theta = 0, theta = pi) and scales.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minifacenet import losses as L
+
+DTYPES = (torch.float32, torch.float64)
+# float32 logits of size ~10 carry ~1e-6 round-off; any formula mistake is >= 1e-3
+TOLERANCE = {torch.float32: {"rtol": 1e-5, "atol": 1e-4}, torch.float64: {"rtol": 1e-10, "atol": 1e-10}}
+
+# two classes: weight 0 along the x axis, weight 1 along y; unequal norms, which must not matter
+WEIGHT_ANGLES = (0.0, math.pi / 2)
+WEIGHT_NORMS = (2.0, 0.5)
+# six embeddings at chosen angles (radians) and norms, with their labels
+EMBEDDING_ANGLES = (0.3, 1.2, 2.0, 2.9, -0.7, -2.5)
+EMBEDDING_NORMS = (1.0, 3.0, 0.5, 2.0, 4.0, 1.5)
+LABELS = (0, 1, 0, 0, 1, 1)
+
+
+# --------------------------------------------------------------------------- hand reference
+def polar(angle: float, norm: float) -> list[float]:
+    return [norm * math.cos(angle), norm * math.sin(angle)]
+
+
+def angle_between(a: float, b: float) -> float:
+    """The angle in [0, pi] between directions a and b (radians)."""
+    gap = (a - b) % (2 * math.pi)
+    return min(gap, 2 * math.pi - gap)
+
+
+def placed(dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Embeddings ``[6, 2]``, weights ``[2, 2]`` and labels ``[6]`` at the angles above."""
+    embeddings = torch.tensor(
+        [polar(a, r) for a, r in zip(EMBEDDING_ANGLES, EMBEDDING_NORMS, strict=True)], dtype=dtype
+    )
+    weight = torch.tensor(
+        [polar(a, r) for a, r in zip(WEIGHT_ANGLES, WEIGHT_NORMS, strict=True)], dtype=dtype
+    )
+    return embeddings, weight, torch.tensor(LABELS)
+
+
+def target_thetas() -> list[float]:
+    return [angle_between(a, WEIGHT_ANGLES[y]) for a, y in zip(EMBEDDING_ANGLES, LABELS, strict=True)]
+
+
+def hand_logits(target, scales, *, with_labels: bool = True) -> list[list[float]]:
+    """``scale_i * cos(theta_ij)``, with ``target(theta)`` in place of cos at the label."""
+    rows = []
+    for a, y, scale in zip(EMBEDDING_ANGLES, LABELS, scales, strict=True):
+        thetas = [angle_between(a, w) for w in WEIGHT_ANGLES]
+        rows.append(
+            [scale * (target(t) if with_labels and j == y else math.cos(t)) for j, t in enumerate(thetas)]
+        )
+    return rows
+
+
+def hand_cross_entropy(logits: list[list[float]], labels) -> float:
+    """mean_i( log sum_j exp(l_ij) - l_iy )."""
+    terms = [math.log(sum(math.exp(v) for v in row)) - row[y] for row, y in zip(logits, labels, strict=True)]
+    return sum(terms) / len(terms)
+
+
+def make_head(cls, weight: torch.Tensor, **params) -> L.MarginHead:
+    head = cls(weight.shape[1], weight.shape[0], **params).to(weight.dtype)
+    with torch.no_grad():
+        head.weight.copy_(weight)
+    return head
+
+
+def assert_close(actual: torch.Tensor, expected, dtype: torch.dtype) -> None:
+    expected = torch.as_tensor(expected, dtype=torch.float64)
+    torch.testing.assert_close(actual.detach().double(), expected, **TOLERANCE[dtype])
+
+
+# the papers' target cosines, written with math only
+def arcface_reference(m: float):
+    # cos(theta + m) while theta + m <= pi, then cos(theta) - m sin(m)
+    return lambda t: math.cos(t + m) if t + m <= math.pi else math.cos(t) - m * math.sin(m)
+
+
+def easy_margin_reference(m: float):
+    return lambda t: math.cos(t + m) if math.cos(t) > 0 else math.cos(t)
+
+
+def combined_reference(m1: float, m2: float, m3: float):
+    # cos(m1 theta + m2) - m3; past pi the library continues linearly, -1 - (angle - pi)
+    def target(t: float) -> float:
+        angle = m1 * t + m2
+        return (math.cos(angle) if angle <= math.pi else -1.0 - (angle - math.pi)) - m3
+
+    return target
+
+
+def psi_reference(t: float, m: int) -> float:
+    """psi(theta) = (-1)^k cos(m theta) - 2k, k = floor(m theta / pi) (theta = pi: k = m - 1)."""
+    k = min(math.floor(m * t / math.pi), m - 1)
+    return (-1) ** k * math.cos(m * t) - 2 * k
+
+
+FIXED_SCALE_CASES = {
+    "normface": (L.NormFace, {"s": 10.0}, math.cos),
+    "cosface": (L.CosFace, {"s": 8.0, "m": 0.35}, lambda t: math.cos(t) - 0.35),
+    "arcface": (L.ArcFace, {"s": 10.0, "m": 0.5}, arcface_reference(0.5)),
+    "arcface-small-m": (L.ArcFace, {"s": 64.0, "m": 0.3}, arcface_reference(0.3)),
+    "arcface-easy": (L.ArcFace, {"s": 10.0, "m": 0.5, "easy_margin": True}, easy_margin_reference(0.5)),
+    "combined": (
+        L.CombinedMargin,
+        {"s": 10.0, "m1": 1.5, "m2": 0.2, "m3": 0.1},
+        combined_reference(1.5, 0.2, 0.1),
+    ),
+    "combined-cm1": (
+        L.CombinedMargin,
+        {"s": 5.0, "m1": 1.0, "m2": 0.3, "m3": 0.2},
+        combined_reference(1, 0.3, 0.2),
+    ),
+}
+
+
+# --------------------------------------------------------------------------- heads vs the hand reference
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(FIXED_SCALE_CASES))
+def test_fixed_scale_heads_match_hand_formulas(case, dtype):
+    cls, params, target = FIXED_SCALE_CASES[case]
+    embeddings, weight, labels = placed(dtype)
+    head = make_head(cls, weight, **params)
+    expected = hand_logits(target, [params["s"]] * len(LABELS))
+    logits = head.logits(embeddings, labels)
+    assert logits.dtype == dtype and logits.shape == (6, 2)
+    assert_close(logits, expected, dtype)
+    assert_close(head(embeddings, labels), hand_cross_entropy(expected, LABELS), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", list(FIXED_SCALE_CASES))
+def test_test_time_logits_have_no_margin(case, dtype):
+    cls, params, _ = FIXED_SCALE_CASES[case]
+    embeddings, weight, _ = placed(dtype)
+    head = make_head(cls, weight, **params)
+    expected = hand_logits(math.cos, [params["s"]] * len(LABELS), with_labels=False)
+    assert_close(head.logits(embeddings), expected, dtype)
+
+
+def test_the_placed_angles_reach_the_arcface_fallback_region():
+    # the ArcFace cases above only test the theta + m > pi branch if some target is there
+    assert any(t + 0.5 > math.pi for t in target_thetas())
+    assert any(t + 0.5 <= math.pi and math.cos(t) < 0 for t in target_thetas())  # easy_margin's region
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_is_a_linear_layer_with_bias(dtype):
+    embeddings, weight, labels = placed(dtype)
+    head = make_head(L.Softmax, weight)
+    bias = (0.3, -0.2)
+    with torch.no_grad():
+        head.bias.copy_(torch.tensor(bias, dtype=dtype))
+    # W x + b by hand: w_j . x_i + b_j
+    points = [polar(a, r) for a, r in zip(EMBEDDING_ANGLES, EMBEDDING_NORMS, strict=True)]
+    weights = [polar(a, r) for a, r in zip(WEIGHT_ANGLES, WEIGHT_NORMS, strict=True)]
+    expected = [[w[0] * x[0] + w[1] * x[1] + b for w, b in zip(weights, bias, strict=True)] for x in points]
+    assert_close(head.logits(embeddings, labels), expected, dtype)
+    assert_close(head.logits(embeddings), expected, dtype)
+    assert_close(head(embeddings, labels), hand_cross_entropy(expected, LABELS), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [0.2, 0.5, 1.0])
+def test_combined_margin_reduces_to_arcface_and_cosface(m, dtype):
+    embeddings, weight, labels = placed(dtype)
+    as_arcface = make_head(L.CombinedMargin, weight, s=10.0, m1=1.0, m2=m, m3=0.0)
+    as_cosface = make_head(L.CombinedMargin, weight, s=10.0, m1=1.0, m2=0.0, m3=m)
+    arcface = make_head(L.ArcFace, weight, s=10.0, m=m)
+    cosface = make_head(L.CosFace, weight, s=10.0, m=m)
+    # (1, m, 0) is ArcFace wherever theta + m <= pi (past pi the two fixes differ)
+    inside = torch.tensor([t + m <= math.pi for t in target_thetas()])
+    tol = TOLERANCE[dtype]
+    torch.testing.assert_close(
+        as_arcface.logits(embeddings, labels)[inside], arcface.logits(embeddings, labels)[inside], **tol
+    )
+    torch.testing.assert_close(
+        as_cosface.logits(embeddings, labels), cosface.logits(embeddings, labels), **tol
+    )
+    torch.testing.assert_close(as_cosface(embeddings, labels), cosface(embeddings, labels), **tol)
+
+
+def test_arcface_at_theta_zero_is_cos_m_up_to_the_sqrt_clamp():
+    # theta = 0 exactly: sin is floored at sqrt(EPS) for a finite gradient, a known, tiny bias
+    head = make_head(L.ArcFace, torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64), s=1.0, m=0.5)
+    with torch.no_grad():
+        target = head.logits(torch.tensor([[2.0, 0.0]], dtype=torch.float64), torch.tensor([0]))[0, 0]
+    assert abs(target.item() - math.cos(0.5)) <= math.sqrt(L.EPS) * math.sin(0.5) + 1e-12
+
+
+# --------------------------------------------------------------------------- SphereFace
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_sphereface_psi_matches_the_piecewise_formula(m, dtype):
+    thetas = [i * math.pi / 200 for i in range(201)]  # includes every k pi / m boundary, 0 and pi
+    cos = torch.tensor([math.cos(t) for t in thetas], dtype=dtype)
+    expected = [psi_reference(t, m) for t in thetas]
+    assert_close(L.sphereface_psi(cos, m), expected, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("m", "lamb"), [(4, 0.0), (2, 0.0), (4, 2.5), (3, 1000.0), (1, 5.0)])
+def test_sphereface_logits_and_loss(m, lamb, dtype):
+    embeddings, weight, labels = placed(dtype)
+    head = make_head(L.SphereFace, weight, m=m)
+    head.lamb = lamb
+    # (lamb cos + psi) / (1 + lamb), scaled by |x|; lamb = 0 is pure A-Softmax
+    expected = hand_logits(lambda t: (lamb * math.cos(t) + psi_reference(t, m)) / (1 + lamb), EMBEDDING_NORMS)
+    assert_close(head.logits(embeddings, labels), expected, dtype)
+    assert_close(head(embeddings, labels), hand_cross_entropy(expected, LABELS), dtype)
+    # test time: |x| cos(theta), no margin
+    assert_close(head.logits(embeddings), hand_logits(math.cos, EMBEDDING_NORMS, with_labels=False), dtype)
+
+
+@pytest.mark.parametrize(
+    ("base", "gamma", "power", "lamb_min"),
+    [(1000.0, 0.12, 1.0, 5.0), (100.0, 0.5, 2.0, 0.0), (10.0, 1.0, 0.5, 1.5)],
+)
+def test_sphereface_anneal_schedule(base, gamma, power, lamb_min):
+    head = L.SphereFace(2, 3, m=4, lamb_base=base, lamb_gamma=gamma, lamb_power=power, lamb_min=lamb_min)
+    assert head.lamb == base  # before the first step
+    for iteration in (0, 1, 7, 100, 1000, 100000):
+        expected = max(lamb_min, base * (1 + gamma * iteration) ** -power)
+        assert head.anneal(iteration) == pytest.approx(expected, rel=1e-12)
+        assert head.lamb == pytest.approx(expected, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- pytorch-metric-learning oracle
+def random_batch(*, seed: int, n: int = 32, dim: int = 3, classes: int = 5, dtype=torch.float64):
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(n, dim, generator=generator, dtype=dtype) * 3
+    labels = torch.randint(classes, (n,), generator=generator)
+    weight = torch.randn(classes, dim, generator=generator, dtype=dtype)
+    return embeddings, labels, weight
+
+
+def pml_head(pml_cls, weight: torch.Tensor, **params):
+    # PML stores W as [D, C], the transpose of our [C, D]
+    loss = pml_cls(num_classes=weight.shape[0], embedding_size=weight.shape[1], **params)
+    with torch.no_grad():
+        loss.W.data = weight.T.clone()
+    return loss
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("m", "s"), [(0.5, 64.0), (0.2, 10.0), (1.2, 5.0)])
+def test_arcface_matches_pytorch_metric_learning(m, s, seed):
+    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    embeddings, labels, weight = random_batch(seed=seed)
+    ours = make_head(L.ArcFace, weight, s=s, m=m)
+    # PML's ArcFace margin is in degrees; its default reducer is the mean over samples
+    theirs = pml_head(losses.ArcFaceLoss, weight, margin=math.degrees(m), scale=s)
+    torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(ours.logits(embeddings), theirs.get_logits(embeddings), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("m", "s"), [(0.35, 64.0), (0.1, 10.0)])
+def test_cosface_matches_pytorch_metric_learning(m, s, seed):
+    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    embeddings, labels, weight = random_batch(seed=seed)
+    ours = make_head(L.CosFace, weight, s=s, m=m)
+    theirs = pml_head(losses.CosFaceLoss, weight, margin=m, scale=s)
+    torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4])
+def test_sphereface_without_annealing_matches_pytorch_metric_learning(m):
+    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    embeddings, labels, weight = random_batch(seed=m)
+    ours = make_head(L.SphereFace, weight, m=m)
+    ours.lamb = 0.0  # PML's SphereFaceLoss has no lambda annealing
+    theirs = pml_head(losses.SphereFaceLoss, weight, margin=m, scale=1)
+    torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
+
+
+# --------------------------------------------------------------------------- target_logit_curve
+CURVE_CASES = [
+    ("softmax", {}, lambda t: 2.0 * math.cos(t)),
+    ("normface", {"s": 10.0}, lambda t: 10 * math.cos(t)),
+    ("cosface", {"s": 10.0, "m": 0.35}, lambda t: 10 * (math.cos(t) - 0.35)),
+    ("arcface", {"s": 10.0, "m": 0.5}, lambda t: 10 * arcface_reference(0.5)(t)),
+    ("arcface", {"s": 4.0, "m": 0.5, "easy_margin": True}, lambda t: 4 * easy_margin_reference(0.5)(t)),
+    (
+        "combined",
+        {"s": 10.0, "m1": 0.9 + 0.1, "m2": 0.3, "m3": 0.2},
+        lambda t: 10 * combined_reference(1, 0.3, 0.2)(t),
+    ),
+    ("sphereface", {"m": 4}, lambda t: 2.0 * psi_reference(t, 4)),
+    ("sphereface", {"m": 2, "lamb": 3.0}, lambda t: 2.0 * (3 * math.cos(t) + psi_reference(t, 2)) / 4),
+]
+
+
+@pytest.mark.parametrize(("loss", "params", "formula"), CURVE_CASES)
+def test_target_logit_curve_matches_formula(loss, params, formula):
+    # the open interval (0, pi); the end points are checked below with the clamps' tolerance
+    thetas = [i * math.pi / 90 for i in range(1, 90)]
+    curve = L.target_logit_curve(loss, torch.tensor(thetas, dtype=torch.float64), feature_norm=2.0, **params)
+    expected = torch.tensor([formula(t) for t in thetas], dtype=torch.float64)
+    torch.testing.assert_close(curve, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(("loss", "params", "formula"), CURVE_CASES)
+def test_target_logit_curve_end_points_within_the_clamp_tolerance(loss, params, formula):
+    # at theta = 0 and pi the sqrt/acos clamps (EPS) shift theta by at most sqrt(2 EPS)
+    thetas = torch.tensor([0.0, math.pi], dtype=torch.float64)
+    curve = L.target_logit_curve(loss, thetas, feature_norm=2.0, **params)
+    scale = params.get("s", 2.0) * params.get("m1", 1.0)
+    for value, theta in zip(curve.tolist(), thetas.tolist(), strict=True):
+        assert abs(value - formula(theta)) <= scale * math.sqrt(2 * L.EPS) + 1e-9
+
+
+# --------------------------------------------------------------------------- finite everywhere (hypothesis)
+HEAD_CONFIGS = [
+    ("softmax", {}),
+    ("normface", {"s": 1.0}),
+    ("normface", {"s": 64.0}),
+    ("cosface", {"s": 64.0, "m": 0.35}),
+    ("cosface", {"s": 10.0, "m": 0.0}),
+    ("arcface", {"s": 64.0, "m": 0.5}),
+    ("arcface", {"s": 10.0, "m": 3.0}),
+    ("arcface", {"s": 10.0, "m": 0.2, "easy_margin": True}),
+    ("combined", {"s": 30.0, "m1": 1.0, "m2": 0.3, "m3": 0.2}),
+    ("combined", {"s": 10.0, "m1": 2.0, "m2": 0.4, "m3": 0.15}),
+    ("sphereface", {"m": 1}),
+    ("sphereface", {"m": 4}),
+]
+# theta = 0, theta = pi, tiny, exactly zero and huge embeddings, next to random ones
+KINDS = ("random", "on_weight", "opposite", "tiny", "zero", "huge")
+
+
+@st.composite
+def head_inputs(draw):
+    name, params = draw(st.sampled_from(HEAD_CONFIGS))
+    dim, classes, n = draw(st.integers(2, 4)), draw(st.integers(2, 5)), draw(st.integers(1, 6))
+    kind, seed = draw(st.sampled_from(KINDS)), draw(st.integers(0, 2**16))
+    dtype = draw(st.sampled_from(DTYPES))
+    lamb = draw(st.sampled_from([0.0, 5.0, 1000.0]))
+    return name, params, dim, classes, n, kind, seed, dtype, lamb
+
+
+def extreme_embeddings(kind: str, weight: torch.Tensor, labels: torch.Tensor, generator) -> torch.Tensor:
+    random = torch.randn(len(labels), weight.shape[1], generator=generator, dtype=weight.dtype)
+    return {
+        "random": random,
+        "on_weight": 3.0 * weight[labels],  # theta = 0 exactly
+        "opposite": -weight[labels],  # theta = pi exactly
+        "tiny": 1e-30 * random,
+        "zero": torch.zeros_like(random),
+        "huge": 1e15 * random,
+    }[kind]
+
+
+def assert_finite_loss_and_gradients(name, params, *, dim, classes, n, kind, seed, dtype, lamb):
+    generator = torch.Generator().manual_seed(seed)
+    head = L.build_loss(name, embedding_dim=dim, num_classes=classes, **params).to(dtype)
+    if isinstance(head, L.SphereFace):
+        head.lamb = lamb
+    labels = torch.randint(classes, (n,), generator=generator)
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(classes, dim, generator=generator, dtype=dtype))
+    embeddings = extreme_embeddings(kind, head.weight.detach(), labels, generator).requires_grad_()
+    loss = head(embeddings, labels)
+    loss.backward()
+    case = f"{name} {params} {kind} {dtype}"
+    assert torch.isfinite(loss), f"{case}: loss {loss}"
+    assert torch.isfinite(embeddings.grad).all(), f"{case}: embedding gradient {embeddings.grad}"
+    assert torch.isfinite(head.weight.grad).all(), f"{case}: weight gradient {head.weight.grad}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(head_inputs())
+def test_heads_give_finite_loss_and_gradients(inputs):
+    name, params, dim, classes, n, kind, seed, dtype, lamb = inputs
+    assert_finite_loss_and_gradients(
+        name, params, dim=dim, classes=classes, n=n, kind=kind, seed=seed, dtype=dtype, lamb=lamb
+    )
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("name", "params"), HEAD_CONFIGS)
+def test_every_head_is_finite_at_every_extreme(name, params, kind):
+    # the deterministic grid behind the random search above: every head x every extreme, float32
+    for lamb in (0.0, 5.0):
+        assert_finite_loss_and_gradients(
+            name, params, dim=2, classes=3, n=6, kind=kind, seed=0, dtype=torch.float32, lamb=lamb
+        )
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("name", list(L.HEADS))
+def test_labels_out_of_range_name_the_range(name):
+    head = L.build_loss(name, embedding_dim=2, num_classes=3)
+    embeddings = torch.randn(4, 2)
+    for bad in ([0, 1, 2, 3], [-1, 0, 1, 2]):
+        with pytest.raises(ValueError, match=r"\[0, 3\)"):
+            head(embeddings, torch.tensor(bad))
+    with pytest.raises(ValueError, match="integer"):
+        head(embeddings, torch.tensor([0.0, 1.0, 2.0, 1.0]))
+
+
+@pytest.mark.parametrize("name", list(L.HEADS))
+def test_nan_embeddings_are_rejected(name):
+    head = L.build_loss(name, embedding_dim=2, num_classes=3)
+    embeddings = torch.tensor([[0.1, float("nan")], [1.0, 2.0]])
+    with pytest.raises(ValueError, match="NaN"):
+        head(embeddings, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="NaN"):
+        head.logits(embeddings)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("cosface", {"m": -0.1}),
+        ("arcface", {"m": -0.1}),
+        ("arcface", {"m": math.pi}),
+        ("arcface", {"m": 4.0}),
+        ("combined", {"m2": -0.1}),
+        ("combined", {"m3": -0.1}),
+        ("combined", {"m1": 0.5}),
+        ("sphereface", {"m": 2.5}),
+        ("sphereface", {"m": 0}),
+        ("normface", {"s": 0.0}),
+        ("normface", {"s": -1.0}),
+        ("cosface", {"s": 0.0}),
+        ("arcface", {"s": -10.0}),
+        ("arcface", {"s": float("nan")}),
+        ("contrastive", {"margin": -1.0}),
+        ("contrastive", {"margin": 0.0}),
+        ("triplet", {"margin": -0.2}),
+        ("triplet", {"mining": "hardest"}),
+    ],
+)
+def test_bad_parameters_raise_value_error(name, params):
+    with pytest.raises(ValueError, match=r"(?i)margin|scale|\bm\d?\b|mining"):
+        L.build_loss(name, embedding_dim=2, num_classes=3, **params)
+
+
+def test_unknown_loss_lists_the_choices():
+    with pytest.raises(ValueError, match="arcface"):
+        L.build_loss("largemargin", embedding_dim=2, num_classes=3)
+
+
+def test_metric_losses_reject_nan():
+    bad = torch.tensor([[float("nan"), 0.0], [1.0, 0.0]])
+    with pytest.raises(ValueError, match="NaN"):
+        L.ContrastiveLoss()(bad, torch.zeros(2, 2), torch.tensor([1, 0]))
+    with pytest.raises(ValueError, match="NaN"):
+        L.TripletLoss()(bad, torch.tensor([0, 0]))
+
+
+# --------------------------------------------------------------------------- contrastive
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_contrastive_matches_hand_formula(dtype):
+    # identical points are left to the next test: the library floors d at 1e-6 there
+    x1 = [[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [3.0, 4.0], [0.5, 0.0], [0.1, 0.0]]
+    x2 = [[0.3, 0.4], [1.0, 1.2], [0.3, 0.4], [0.0, 0.0], [0.0, 0.0], [0.1, -0.2]]
+    same = [1, 0, 0, 0, 1, 1]
+    margin = 1.5
+    # y d^2 + (1 - y) max(0, margin - d)^2, averaged
+    terms = []
+    for a, b, y in zip(x1, x2, same, strict=True):
+        d = math.dist(a, b)
+        terms.append(y * d * d + (1 - y) * max(0.0, margin - d) ** 2)
+    loss = L.ContrastiveLoss(margin)(
+        torch.tensor(x1, dtype=dtype), torch.tensor(x2, dtype=dtype), torch.tensor(same)
+    )
+    assert_close(loss, sum(terms) / len(terms), dtype)
+
+
+@pytest.mark.parametrize("same", [0, 1])
+def test_contrastive_gradient_is_finite_for_identical_points(same):
+    x1 = torch.tensor([[0.2, -0.4], [1.0, 1.0]], requires_grad=True)
+    x2 = x1.detach().clone().requires_grad_()
+    loss = L.ContrastiveLoss(1.0)(x1, x2, torch.tensor([same, same]))
+    loss.backward()
+    # same pair: d^2 = 0; different pair: margin^2, up to the distance floor (d >= 1e-6)
+    assert loss.item() == pytest.approx(0.0 if same else 1.0, abs=1e-5)
+    assert torch.isfinite(x1.grad).all() and torch.isfinite(x2.grad).all()
+
+
+# --------------------------------------------------------------------------- triplet: brute force
+def brute_distances(embeddings: torch.Tensor, *, squared: bool, normalize: bool = True) -> list[list[float]]:
+    points = [[float(v) for v in row] for row in embeddings]
+    if normalize:
+        points = [[v / math.hypot(*row) for v in row] for row in points]
+    return [[math.dist(a, b) ** (2 if squared else 1) for b in points] for a in points]
+
+
+def brute_triplets(labels: list[int]):
+    """Every valid (anchor, positive, negative): same label, a != p; different label for n."""
+    n = range(len(labels))
+    return [
+        (a, p, q) for a, p, q in itertools.product(n, n, n) if a != p and labels[a] == labels[p] != labels[q]
+    ]
+
+
+def small_triplet_batch(seed: int, *, n: int = 12, dim: int = 3, classes: int = 3):
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.randn(n, dim, generator=generator, dtype=torch.float64)
+    labels = torch.randint(classes, (n,), generator=generator)
+    return embeddings, labels
+
+
+@pytest.mark.parametrize("squared", [True, False])
+@pytest.mark.parametrize("seed", range(6))
+def test_semi_hard_mining_and_loss_match_brute_force(seed, squared):
+    embeddings, labels = small_triplet_batch(seed)
+    margin = 0.3
+    loss_fn = L.TripletLoss(margin, "semi-hard", squared=squared)
+    d = brute_distances(embeddings, squared=squared)
+    # semi-hard: d(a,p) < d(a,n) < d(a,p) + margin
+    expected = {
+        t for t in brute_triplets(labels.tolist()) if d[t[0]][t[1]] < d[t[0]][t[2]] < d[t[0]][t[1]] + margin
+    }
+    mined = set(zip(*(i.tolist() for i in loss_fn.mine(embeddings, labels)), strict=True))
+    assert mined == expected
+    assert expected, "the random batch should contain semi-hard triplets"
+    values = [d[a][p] - d[a][q] + margin for a, p, q in expected]
+    assert loss_fn(embeddings, labels).item() == pytest.approx(sum(values) / len(values), rel=1e-9)
+
+
+@pytest.mark.parametrize("squared", [True, False])
+@pytest.mark.parametrize("seed", range(6))
+def test_batch_hard_mining_and_loss_match_brute_force(seed, squared):
+    embeddings, labels = small_triplet_batch(seed)
+    margin = 0.2
+    loss_fn = L.TripletLoss(margin, "batch-hard", squared=squared)
+    d, y = brute_distances(embeddings, squared=squared), labels.tolist()
+    expected = {}
+    for a in range(len(y)):
+        positives = [d[a][p] for p in range(len(y)) if p != a and y[p] == y[a]]
+        negatives = [d[a][q] for q in range(len(y)) if y[q] != y[a]]
+        if positives and negatives:
+            expected[a] = (max(positives), min(negatives))  # hardest positive, hardest negative
+    anchors, positives, negatives = loss_fn.mine(embeddings, labels)
+    assert anchors.tolist() == sorted(expected)
+    for a, p, q in zip(anchors.tolist(), positives.tolist(), negatives.tolist(), strict=True):
+        assert (d[a][p], d[a][q]) == pytest.approx(expected[a], rel=1e-9)
+    values = [max(0.0, hp - hn + margin) for hp, hn in expected.values()]
+    assert loss_fn(embeddings, labels).item() == pytest.approx(sum(values) / len(values), rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batch_all_mining_and_loss_match_brute_force(seed):
+    embeddings, labels = small_triplet_batch(seed)
+    margin = 0.5
+    loss_fn = L.TripletLoss(margin, "batch-all")
+    d = brute_distances(embeddings, squared=True)
+    # every triplet that still violates the margin; the loss averages the positive ones
+    values = {(a, p, q): d[a][p] - d[a][q] + margin for a, p, q in brute_triplets(labels.tolist())}
+    active = {t: v for t, v in values.items() if v > 0}
+    assert set(zip(*(i.tolist() for i in loss_fn.mine(embeddings, labels)), strict=True)) == set(active)
+    assert loss_fn(embeddings, labels).item() == pytest.approx(sum(active.values()) / len(active), rel=1e-9)
+
+
+def test_random_mining_gives_one_valid_negative_per_positive_pair():
+    embeddings, labels = small_triplet_batch(0)
+    a, p, n = L.TripletLoss(0.2, "random").mine(embeddings, labels)
+    pairs = {(i, j) for i, j, _ in brute_triplets(labels.tolist())}
+    assert set(zip(a.tolist(), p.tolist(), strict=True)) == pairs and len(a) == len(pairs)
+    assert (labels[a] == labels[p]).all() and (labels[a] != labels[n]).all()
+
+
+@pytest.mark.parametrize("mining", L.TripletLoss.MINING)
+def test_triplet_zero_loss_still_backpropagates(mining):
+    # two tight, opposite clusters: every negative is far beyond the margin
+    embeddings = torch.tensor([[1.0, 0.0], [1.0, 1e-3], [-1.0, 0.0], [-1.0, -1e-3]], requires_grad=True)
+    labels = torch.tensor([0, 0, 1, 1])
+    loss = L.TripletLoss(0.2, mining)(embeddings, labels)
+    assert loss.item() == 0.0 and loss.grad_fn is not None
+    loss.backward()
+    assert torch.equal(embeddings.grad, torch.zeros_like(embeddings))
+
+
+@pytest.mark.parametrize("squared", [True, False])
+def test_triplet_gradient_is_finite_for_identical_points(squared):
+    embeddings = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    loss = L.TripletLoss(0.2, "batch-hard", squared=squared)(embeddings, torch.tensor([0, 0, 1, 1]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(embeddings.grad).all()
+
+
+@pytest.mark.parametrize(("squared", "power"), [(True, 2), (False, 1)])
+@pytest.mark.parametrize("seed", range(3))
+def test_semi_hard_triplet_matches_pytorch_metric_learning(seed, squared, power):
+    """PML's semihard miner keeps 0 < d(a,n) - d(a,p) <= margin (ours: < margin, the same
+    on continuous data); its LpDistance(power=2) is our squared distance and power=1 (its
+    default) our squared=False. Its AvgNonZeroReducer averages the positive losses, which
+    for semi-hard triplets are all of them."""
+    pytest.importorskip("pytorch_metric_learning")
+    from pytorch_metric_learning import losses, miners
+    from pytorch_metric_learning.distances import LpDistance
+
+    embeddings, labels = small_triplet_batch(seed, n=24)
+    margin = 0.3
+    distance = LpDistance(normalize_embeddings=True, p=2, power=power)
+    miner = miners.TripletMarginMiner(margin=margin, type_of_triplets="semihard", distance=distance)
+    theirs = losses.TripletMarginLoss(margin=margin, distance=distance)
+    ours = L.TripletLoss(margin, "semi-hard", squared=squared)
+    their_triplets = miner(embeddings, labels)
+    assert set(zip(*(i.tolist() for i in ours.mine(embeddings, labels)), strict=True)) == set(
+        zip(*(i.tolist() for i in their_triplets), strict=True)
+    )
+    expected = theirs(embeddings, labels, their_triplets)
+    torch.testing.assert_close(ours(embeddings, labels), expected, rtol=1e-9, atol=1e-12)
