@@ -1,0 +1,131 @@
+"""The margin explorer works in a real browser: JupyterLab + Debian's Chromium, driven by playwright.
+
+Runs a temporary copy of the margin-playground notebook in fast mode, moves the m slider with the
+keyboard, and checks that the drawn boundaries changed and that no cell raised. Screenshots go to
+``artifacts/browser/`` (git-ignored); ``docs/browser/*.png`` are copies committed for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import (
+    CHROMIUM,
+    cell_errors,
+    changed_pixel_fraction,
+    copy_notebook,
+    jupyter_lab,
+    launch_chromium,
+    open_notebook,
+    press_slider,
+    run_all_cells,
+    wait_for_stable_screenshot,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "artifacts" / "browser"
+# The first of these that exists is driven (the playground is the shortest in fast mode).
+NOTEBOOKS = ["07_margin_playground.ipynb", "05_arcface.ipynb"]
+NOTEBOOK_RUN_TIMEOUT_S = 240
+SLIDER_PRESSES = 6
+# An exception inside an ipywidgets Output (the explorer's callbacks) renders as stderr text.
+STDERR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+
+pytestmark = pytest.mark.browser
+
+
+def chromium_or_skip() -> None:
+    """Skip without Chromium locally; in CI (.ci/run installs it) a missing browser is a failure."""
+    if CHROMIUM.exists():
+        return
+    message = f"{CHROMIUM} not found; install Debian's chromium (apt-get install -y chromium)"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def notebook_under_test() -> Path:
+    """MINIFACENET_BROWSER_NOTEBOOK if set (to try another notebook), else the first of NOTEBOOKS."""
+    if os.environ.get("MINIFACENET_BROWSER_NOTEBOOK"):
+        return Path(os.environ["MINIFACENET_BROWSER_NOTEBOOK"]).resolve()
+    for name in NOTEBOOKS:
+        if (ROOT / "notebooks" / name).exists():
+            return ROOT / "notebooks" / name
+    pytest.fail(f"none of {NOTEBOOKS} exists in notebooks/")
+
+
+def save_screenshot(png: bytes, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_bytes(png)
+    return path
+
+
+def test_margin_explorer_redraws_when_m_moves(tmp_path: Path) -> None:
+    chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    notebook = copy_notebook(notebook_under_test(), destination_dir=tmp_path / "notebooks")
+    started = time.monotonic()
+    with jupyter_lab(root_dir=notebook.parent, state_dir=tmp_path / "jupyter") as server:
+        print(f"\njupyter lab up: {time.monotonic() - started:.1f} s")
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                drive_explorer(page, server=server, notebook=notebook)
+            finally:
+                browser.close()
+        stopping = time.monotonic()
+    now = time.monotonic()
+    print(f"jupyter lab stopped: {now - stopping:.1f} s; total {now - started:.1f} s")
+
+
+def drive_explorer(page, *, server, notebook: Path) -> None:
+    """Open, run all, find the explorer, move m; assert no cell raised and the figure changed."""
+    started = time.monotonic()
+    open_notebook(page, server, notebook)
+    print(f"notebook open, kernel idle: {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    state = run_all_cells(page, timeout_s=NOTEBOOK_RUN_TIMEOUT_S)
+    print(f"run all cells: {time.monotonic() - started:.1f} s, {len(state['cells'])} code cells")
+    assert not cell_errors(state), "cells raised:\n" + "\n".join(cell_errors(state))
+
+    explorer = page.locator(".mfn-explorer").last
+    explorer.wait_for(state="visible", timeout=30_000)
+    explorer.scroll_into_view_if_needed()
+    figure = explorer.locator(".mfn-figure").first
+    before = wait_for_stable_screenshot(figure)
+    before_dom = figure.inner_html()
+    save_screenshot(explorer.screenshot(), "m_small.png")
+
+    readout_before = explorer.locator(".mfn-m-slider .widget-readout").first.inner_text()
+    slider = ".mfn-explorer .mfn-m-slider"
+    readout_after = press_slider(page, slider, key="ArrowRight", presses=SLIDER_PRESSES)
+    assert readout_after != readout_before, f"m did not move: readout stayed {readout_before!r}"
+    time.sleep(0.5)
+    after = wait_for_stable_screenshot(figure)
+    save_screenshot(explorer.screenshot(), "m_large.png")
+
+    changed = changed_pixel_fraction(before, after)
+    print(f"m {readout_before} -> {readout_after}: {changed:.1%} of the figure's pixels changed")
+    dom_changed = figure.inner_html() != before_dom
+    assert dom_changed, "the figure's DOM did not change when m moved"
+    assert changed > 0.002, f"only {changed:.2%} of the figure's pixels changed when m moved"
+    tracebacks = explorer.locator(STDERR_OUTPUT, has_text="Traceback")
+    assert tracebacks.count() == 0, f"the slider's callback raised:\n{tracebacks.first.inner_text()}"
+    if os.environ.get("MINIFACENET_UPDATE_SCREENSHOTS") == "1":
+        publish_screenshots()
+
+
+def publish_screenshots() -> None:
+    """Copy the two screenshots to docs/browser/ (committed, linked from the README)."""
+    docs = ROOT / "docs" / "browser"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name in ("m_small.png", "m_large.png"):
+        shutil.copyfile(ARTIFACTS / name, docs / name)
