@@ -74,13 +74,19 @@ def _mnist_cached(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
 
     raw = Path(root) / "MNIST" / "raw"
     have_all = all((raw / name).exists() for name in MNIST_FILES)
+    if have_all:
+        # before torchvision parses them: its error for a short file does not say "truncated"
+        _check_mnist_sizes(raw)
     try:
         # With every file present we only read: download=False never writes.
         dataset = MNIST(root=root, train=train, download=not have_all)
     except Exception as error:  # noqa: BLE001 - network, permission, or parser errors
         if not have_all:
             raise DataError(_missing_message("MNIST", raw, list(MNIST_FILES), error)) from error
-        raise DataError(f"MNIST cache in {raw} could not be read: {error}") from error
+        raise DataError(
+            f"MNIST cache in {raw} is corrupt or unreadable ({type(error).__name__}: {error}). "
+            "Delete its files and download again."
+        ) from error
     _check_mnist_sizes(raw)
     # Decode once: uint8 [N, 28, 28] -> float [N, 1, 28, 28] in [0, 1].
     images = dataset.data.unsqueeze(1).float().div_(255.0)
