@@ -299,10 +299,24 @@ def changed_pixel_fraction(before_png: bytes, after_png: bytes) -> float:
     return difference.histogram()[255] / (before.size[0] * before.size[1])
 
 
-def press_slider(page, slider_selector: str, *, key: str, presses: int) -> str:
-    """Focus the slider's handle, press ``key`` ``presses`` times; return the readout text after."""
+def press_slider(page, slider_selector: str, *, keys: list[str]) -> str:
+    """Focus an ipywidgets slider's handle, press ``keys`` in turn; return the readout text after."""
     handle = page.locator(f"{slider_selector} .noUi-handle").first
     handle.focus()
-    for _ in range(presses):
+    for key in keys:
         handle.press(key)
     return page.locator(f"{slider_selector} .widget-readout").first.inner_text()
+
+
+def logged_tracebacks(page, *, timeout_s: float = 15) -> list[str]:
+    """Tracebacks in JupyterLab's log console: where exceptions raised in widget callbacks go.
+
+    A callback runs outside any cell, so its error never reaches a cell's outputs; ipywidgets
+    prints it and JupyterLab routes that output to the notebook's log console.
+    """
+    page.evaluate("() => { window.jupyterapp.commands.execute('logconsole:open'); return true; }")
+    panel = page.locator(".jp-LogConsolePanel").first
+    panel.wait_for(state="attached", timeout=timeout_s * 1000)
+    time.sleep(0.5)
+    stderr = panel.locator('[data-mime-type="application/vnd.jupyter.stderr"]', has_text="Traceback")
+    return [stderr.nth(index).inner_text()[:2000] for index in range(stderr.count())]

@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.browser_support import (
+from browser_support import (
     CHROMIUM,
     cell_errors,
     changed_pixel_fraction,
     copy_notebook,
     jupyter_lab,
     launch_chromium,
+    logged_tracebacks,
     open_notebook,
     press_slider,
     run_all_cells,
@@ -32,9 +32,13 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 # The first of these that exists is driven (the playground is the shortest in fast mode).
 NOTEBOOKS = ["07_margin_playground.ipynb", "05_arcface.ipynb"]
 NOTEBOOK_RUN_TIMEOUT_S = 240
-SLIDER_PRESSES = 6
-# An exception inside an ipywidgets Output (the explorer's callbacks) renders as stderr text.
-STDERR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+# The m slider moves one step (0.01) per ArrowRight; Home takes it to its minimum (0).
+M_SMALL_STEPS, M_LARGE_STEPS = 5, 45
+MIN_CHANGED_PIXELS = 0.01
+# True once the explorer's label (written by the kernel) says "m=<readout>" or "m = <readout>".
+LABEL_SHOWS_M_JS = (
+    r"([node, m]) => new RegExp('m\\s*=\\s*' + m.replace('.', '\\.') + '(?![0-9])').test(node.textContent)"
+)
 
 pytestmark = pytest.mark.browser
 
@@ -99,28 +103,38 @@ def drive_explorer(page, *, server, notebook: Path) -> None:
     explorer = page.locator(".mfn-explorer").last
     explorer.wait_for(state="visible", timeout=30_000)
     explorer.scroll_into_view_if_needed()
-    figure = explorer.locator(".mfn-figure").first
-    before = wait_for_stable_screenshot(figure)
-    before_dom = figure.inner_html()
-    save_screenshot(explorer.screenshot(), "m_small.png")
+    small = set_margin(page, explorer, keys=["Home"] + ["ArrowRight"] * M_SMALL_STEPS, name="m_small.png")
+    large = set_margin(
+        page, explorer, keys=["ArrowRight"] * (M_LARGE_STEPS - M_SMALL_STEPS), name="m_large.png"
+    )
 
-    readout_before = explorer.locator(".mfn-m-slider .widget-readout").first.inner_text()
-    slider = ".mfn-explorer .mfn-m-slider"
-    readout_after = press_slider(page, slider, key="ArrowRight", presses=SLIDER_PRESSES)
-    assert readout_after != readout_before, f"m did not move: readout stayed {readout_before!r}"
-    time.sleep(0.5)
-    after = wait_for_stable_screenshot(figure)
-    save_screenshot(explorer.screenshot(), "m_large.png")
-
-    changed = changed_pixel_fraction(before, after)
-    print(f"m {readout_before} -> {readout_after}: {changed:.1%} of the figure's pixels changed")
-    dom_changed = figure.inner_html() != before_dom
-    assert dom_changed, "the figure's DOM did not change when m moved"
-    assert changed > 0.002, f"only {changed:.2%} of the figure's pixels changed when m moved"
-    tracebacks = explorer.locator(STDERR_OUTPUT, has_text="Traceback")
-    assert tracebacks.count() == 0, f"the slider's callback raised:\n{tracebacks.first.inner_text()}"
+    changed = changed_pixel_fraction(small["png"], large["png"])
+    print(f"m {small['m']} -> {large['m']}: {changed:.1%} of the figure's pixels changed")
+    assert float(large["m"]) > float(small["m"]), f"m did not grow: {small['m']} -> {large['m']}"
+    assert large["dom"] != small["dom"], "the figure's DOM did not change when m moved"
+    assert changed > MIN_CHANGED_PIXELS, f"only {changed:.2%} of the figure's pixels changed when m moved"
+    assert large["violations"] != small["violations"], f"violation count stayed {small['violations']!r}"
+    tracebacks = logged_tracebacks(page)
+    assert not tracebacks, "a widget callback raised:\n" + "\n\n".join(tracebacks)
     if os.environ.get("MINIFACENET_UPDATE_SCREENSHOTS") == "1":
         publish_screenshots()
+
+
+def set_margin(page, explorer, *, keys: list[str], name: str) -> dict:
+    """Press ``keys`` on the m slider's handle, wait for the redraw, screenshot the explorer."""
+    readout = press_slider(page, ".mfn-explorer .mfn-m-slider", keys=keys)
+    figure = explorer.locator(".mfn-figure").first
+    # Wait until the label shows the new m (the kernel has handled the moves), then for stable pixels.
+    violations = explorer.locator(".mfn-violations").first
+    page.wait_for_function(LABEL_SHOWS_M_JS, arg=[violations.element_handle(), readout], timeout=30_000)
+    png = wait_for_stable_screenshot(figure)
+    save_screenshot(explorer.screenshot(), name)
+    return {
+        "m": readout,
+        "png": png,
+        "dom": figure.evaluate("node => node.outerHTML"),
+        "violations": violations.inner_text(),
+    }
 
 
 def publish_screenshots() -> None:
