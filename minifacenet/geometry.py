@@ -179,14 +179,19 @@ def circle_points(phi) -> np.ndarray:
 def margin_arcs(weight, head: L.MarginHead, *, resolution: int = 1024, steps: int = 45) -> list:
     """2-D: for each class, the arcs ``(start, end)`` (radians, end > start) of its margin region.
 
-    The circle is sampled at ``resolution`` angles, then each change of region is located
-    to float64 precision by bisection with the head's own margin condition.
+    The circle is sampled at ``resolution`` angles and at each class direction, then each
+    change of region is located by bisection (``steps`` halvings of a grid step) with the
+    head's own margin condition. An arc that does not contain its class direction and is
+    narrower than a grid step could be missed.
     """
     weight = _to_numpy(weight)
     if weight.shape[1] != 2:
         raise ValueError(f"margin arcs need 2-D class weights, got D = {weight.shape[1]}; use plot_sphere")
-    start = math.atan2(weight[0, 1], weight[0, 0])  # begin inside class 0's Voronoi cell
-    phi = start + np.linspace(0.0, 2 * math.pi, resolution, endpoint=False)
+    centres = np.arctan2(weight[:, 1], weight[:, 0])  # [C]
+    start = centres[0]  # begin inside class 0's Voronoi cell
+    # a uniform grid plus every class direction, so an arc narrower than a grid step is not lost
+    uniform = np.linspace(0.0, 2 * math.pi, resolution, endpoint=False)
+    phi = start + np.unique(np.concatenate([uniform, (centres - start) % (2 * math.pi)]))
     region = region_labels(circle_points(phi), weight, head)
     arcs = [[] for _ in range(len(weight))]
     edges = np.nonzero(region != np.roll(region, -1))[0]  # change between k and k + 1
@@ -194,8 +199,8 @@ def margin_arcs(weight, head: L.MarginHead, *, resolution: int = 1024, steps: in
         if region[0] >= 0:
             arcs[region[0]].append((start, start + 2 * math.pi))
         return arcs
-    lo, hi = phi[edges], phi[edges] + 2 * math.pi / resolution
-    before, after = region[edges], region[(edges + 1) % resolution]
+    lo, hi = phi[edges], np.append(phi, start + 2 * math.pi)[edges + 1]
+    before, after = region[edges], region[(edges + 1) % len(phi)]
     crossing = _bisect(weight, head, lo, hi, before, steps)
     for k in range(len(edges)):
         # an arc of class `after` opens at crossing k and closes at the next crossing

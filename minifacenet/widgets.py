@@ -400,6 +400,12 @@ def cache_folder() -> Path:
     return Path(os.environ.get("MINIFACENET_CACHE", "~/.cache/minifacenet")).expanduser() / "explorer"
 
 
+def trained_path(*, loss: str, m: float, s: float, limit: int, epochs: int, seed: int, folder=None) -> Path:
+    """The cache file of one trained setting."""
+    folder = Path(folder).expanduser() if folder is not None else cache_folder()
+    return folder / f"{loss}-m{m:.3f}-s{s:g}-n{limit}-e{epochs}-seed{seed}.npz"
+
+
 def trained_embeddings(
     *,
     loss: str,
@@ -422,8 +428,7 @@ def trained_embeddings(
     from .models import EmbeddingNet
     from .train import embed, fit
 
-    folder = Path(folder).expanduser() if folder is not None else cache_folder()
-    path = folder / f"{loss}-m{m:.3f}-s{s:g}-n{limit}-e{epochs}-seed{seed}.npz"
+    path = trained_path(loss=loss, m=m, s=s, limit=limit, epochs=epochs, seed=seed, folder=folder)
     if path.exists():
         with np.load(path) as saved:
             return saved["embeddings"], saved["labels"], saved["weight"]
@@ -445,6 +450,6 @@ def trained_embeddings(
         progress=progress,
     )
     result = (embed(model, images).double().numpy(), labels.numpy(), head.weight.detach().double().numpy())
-    folder.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, embeddings=result[0], labels=result[1], weight=result[2])
     return result

@@ -1,0 +1,198 @@
+"""Geometry of the margin explorer, checked against closed forms and brute force."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from minifacenet.geometry import (
+    EXPLORER_LOSSES,
+    CosineCache,
+    arc_lengths,
+    binary_regions,
+    circle_points,
+    cosface_margin_upper_bound,
+    head_params,
+    make_head,
+    margin_arcs,
+    probability_around_circle,
+    region_labels,
+    scale_lower_bound,
+    synthetic_2d,
+    violation_mask,
+)
+
+# uneven class angles (radians), so neighbouring gaps differ: 50, 70, 90, 60, 90 degrees
+ANGLES = np.radians([0.0, 50.0, 120.0, 210.0, 270.0])
+WEIGHT = circle_points(ANGLES)
+
+
+def neighbour_gaps(angles):
+    """For each class: the angle to its counter-clockwise and to its clockwise neighbour."""
+    ccw = (np.roll(angles, -1) - angles) % (2 * math.pi)
+    return ccw, np.roll(ccw, 1)
+
+
+def single_arcs(weight, head):
+    arcs = margin_arcs(weight, head)
+    assert all(len(a) == 1 for a in arcs), arcs
+    return np.array([a[0] for a in arcs])  # [C, 2]
+
+
+def arc_extent(arcs, angles):
+    """How far each arc reaches from its class weight: (clockwise, counter-clockwise)."""
+    start = (angles - arcs[:, 0] + math.pi) % (2 * math.pi) - math.pi
+    end = (arcs[:, 1] - angles + math.pi) % (2 * math.pi) - math.pi
+    return start, end
+
+
+@pytest.mark.parametrize("m", [0.05, 0.2, 0.4])
+def test_arcface_arc_ends_exactly_m_inside_each_voronoi_boundary(m):
+    """ArcFace: theta_y + m < theta_j, so the gap around each bisector is exactly m wide."""
+    head = make_head("arcface", m=m, weight=WEIGHT)
+    arcs = single_arcs(WEIGHT, head)
+    ccw, cw = neighbour_gaps(ANGLES)
+    back, forward = arc_extent(arcs, ANGLES)
+    # the Voronoi boundary is the bisector, at half the gap; the arc stops m/2 before it
+    np.testing.assert_allclose(forward, ccw / 2 - m / 2, atol=1e-9)
+    np.testing.assert_allclose(back, cw / 2 - m / 2, atol=1e-9)
+    # so the gap between neighbouring arcs is m, whatever the angle between the weights
+    gaps = (np.roll(arcs[:, 0], -1) - arcs[:, 1]) % (2 * math.pi)
+    np.testing.assert_allclose(gaps, m, atol=1e-9)
+
+
+@pytest.mark.parametrize("m", [0.05, 0.15, 0.25])
+def test_cosface_arc_depends_on_the_angle_between_weights(m):
+    """CosFace: cos t - m = cos(D - t) gives t = D/2 - arcsin(m / (2 sin(D/2)))."""
+    head = make_head("cosface", m=m, weight=WEIGHT)
+    arcs = single_arcs(WEIGHT, head)
+    ccw, cw = neighbour_gaps(ANGLES)
+    back, forward = arc_extent(arcs, ANGLES)
+    np.testing.assert_allclose(forward, ccw / 2 - np.arcsin(m / (2 * np.sin(ccw / 2))), atol=1e-9)
+    np.testing.assert_allclose(back, cw / 2 - np.arcsin(m / (2 * np.sin(cw / 2))), atol=1e-9)
+    # unlike ArcFace the gap is not constant: wider between close weights
+    gaps = (np.roll(arcs[:, 0], -1) - arcs[:, 1]) % (2 * math.pi)
+    assert gaps.max() - gaps.min() > 0.01
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_sphereface_arc_from_m_theta_y_below_theta_j(m):
+    """SphereFace: m t < theta_j for every j. Moving t away from W_y, a class D ahead is at
+    D - t and the same class seen from behind at (2 pi - D) + t, so the arc reaches
+    min over j of min(D_j / (m + 1), (2 pi - D_j) / (m - 1)); with m = 4 a class that is
+    not a neighbour can bind."""
+    head = make_head("sphereface", m=m, weight=WEIGHT)
+    back, forward = arc_extent(single_arcs(WEIGHT, head), ANGLES)
+    for y in range(len(ANGLES)):
+        ahead = np.delete((ANGLES - ANGLES[y]) % (2 * math.pi), y)  # counter-clockwise distances
+        for reach, distances in ((forward[y], ahead), (back[y], 2 * math.pi - ahead)):
+            expected = np.minimum(distances / (m + 1), (2 * math.pi - distances) / (m - 1)).min()
+            assert reach == pytest.approx(expected, abs=1e-9)
+
+
+def test_no_margin_arcs_tile_the_circle():
+    arcs = margin_arcs(WEIGHT, make_head("normface", m=0.0, weight=WEIGHT))
+    assert arc_lengths(arcs).sum() == pytest.approx(2 * math.pi, abs=1e-9)
+
+
+@pytest.mark.parametrize("num_classes", [4, 10])
+def test_cosface_2d_upper_bound_is_where_arcs_vanish(num_classes):
+    """Evenly spaced weights: arcs exist just below m = 1 - cos(2 pi / C), none just above
+    (1e-4 below, an arc is ~1e-4 rad wide: far narrower than the sampling grid)."""
+    weight = circle_points(np.linspace(0, 2 * math.pi, num_classes, endpoint=False))
+    bound = cosface_margin_upper_bound(num_classes)
+    below = margin_arcs(weight, make_head("cosface", m=bound - 1e-4, weight=weight))
+    above = margin_arcs(weight, make_head("cosface", m=bound + 1e-4, weight=weight))
+    assert (arc_lengths(below) > 0).all() and (arc_lengths(above) == 0).all()
+    if num_classes == 10:
+        assert bound == pytest.approx(0.191, abs=1e-3)
+
+
+def brute_force_violations(embeddings, labels, weight, loss, m, s):
+    """Count by the head's own training logits, one sample at a time."""
+    head = make_head(loss, m=m, s=s, weight=weight)
+    count = 0
+    for x, y in zip(embeddings, labels, strict=True):
+        logits = head.logits(torch.as_tensor(x[None]), torch.as_tensor([y]))[0]
+        others = torch.cat([logits[:y], logits[y + 1 :]])
+        count += int(not bool(logits[y] > others.max()))
+    return count
+
+
+@pytest.mark.parametrize("loss", EXPLORER_LOSSES)
+def test_violations_equal_a_brute_force_count(loss):
+    embeddings, labels, weight = synthetic_2d(num_classes=5, per_class=30, spread=0.3, seed=1)
+    m = 2 if loss == "sphereface" else 0.15
+    mask = violation_mask(embeddings, labels, weight, loss=loss, m=m, s=12.0)
+    assert 0 < mask.sum() < len(mask)
+    assert mask.sum() == brute_force_violations(embeddings, labels, weight, loss, m, 12.0)
+
+
+@pytest.mark.parametrize("loss", EXPLORER_LOSSES)
+@pytest.mark.parametrize("dim", [2, 3])
+def test_more_margin_never_means_fewer_violations(loss, dim):
+    rng = np.random.default_rng(dim)
+    weight = rng.normal(size=(6, dim))
+    labels = rng.integers(0, 6, 2000)
+    embeddings = weight[labels] + rng.normal(scale=0.8, size=(2000, dim))
+    cache = CosineCache.build(embeddings, labels, weight)
+    margins = [1, 2, 3, 4, 5] if loss == "sphereface" else np.linspace(0.0, 1.2, 25)
+    counts = [cache.violations(make_head(loss, m=m, weight=weight)).sum() for m in margins]
+    assert np.all(np.diff(counts) >= 0), counts
+    if loss != "normface":  # normface has no margin: the count must stay put
+        assert counts[-1] > counts[0]
+
+
+def test_sample_violates_exactly_when_outside_its_class_arc():
+    embeddings, labels, weight = synthetic_2d(num_classes=6, per_class=50, spread=0.3)
+    head = make_head("arcface", m=0.2, weight=weight)
+    violating = CosineCache.build(embeddings, labels, weight).violations(head)
+    inside = region_labels(embeddings, weight, head) == labels
+    np.testing.assert_array_equal(violating, ~inside)
+
+
+def test_binary_boundaries_follow_the_published_formulas():
+    theta1 = np.linspace(0.2, 2.0, 50)
+    eps = 1e-6
+    arc = make_head("arcface", m=0.3)
+    # ArcFace: theta1 + m = theta2
+    assert (binary_regions(arc, theta1, theta1 + 0.3 + eps) == 1).all()
+    assert (binary_regions(arc, theta1, theta1 + 0.3 - eps) == 0).all()
+    cos = make_head("cosface", m=0.2)
+    # CosFace: cos theta1 - cos theta2 = m
+    theta2 = np.arccos(np.cos(theta1) - 0.2)
+    valid = np.isfinite(theta2)
+    assert (binary_regions(cos, theta1[valid], theta2[valid] + eps) == 1).all()
+    assert (binary_regions(cos, theta1[valid], theta2[valid] - eps) == 0).all()
+    sphere = make_head("sphereface", m=3)
+    # SphereFace: m theta1 = theta2
+    small = theta1[3 * theta1 < math.pi - 0.01]
+    assert (binary_regions(sphere, small, 3 * small + eps) == 1).all()
+    assert (binary_regions(sphere, small, 3 * small - eps) == 0).all()
+
+
+def test_probability_sharpens_with_scale():
+    weight = circle_points(np.linspace(0, 2 * math.pi, 10, endpoint=False))
+    phi = np.radians([0.0, 20.0])
+    soft = probability_around_circle(weight, make_head("cosface", m=0.1, s=4.0, weight=weight), phi)
+    sharp = probability_around_circle(weight, make_head("cosface", m=0.1, s=20.0, weight=weight), phi)
+    assert sharp[0] > soft[0] and sharp[0] / sharp[1] > soft[0] / soft[1]
+
+
+def test_scale_lower_bound_formula():
+    # (C - 1)/C ln((C - 1) P / (1 - P)) with C = 10, P = 0.9: 0.9 ln 81
+    assert scale_lower_bound(10, 0.9) == pytest.approx(0.9 * math.log(81))
+    with pytest.raises(ValueError, match="0 < P < 1"):
+        scale_lower_bound(10, 1.0)
+
+
+def test_bad_input_names_the_fix():
+    with pytest.raises(ValueError, match="choose one of"):
+        head_params("softmaxx", m=0.1)
+    with pytest.raises(ValueError, match="share D"):
+        CosineCache.build(np.zeros((4, 3)), np.zeros(4, dtype=int), np.eye(2))
+    with pytest.raises(ValueError, match=r"lie in \[0, 2\)"):
+        CosineCache.build(np.ones((4, 2)), np.array([0, 1, 2, 0]), np.eye(2))
+    with pytest.raises(ValueError, match="2-D class weights"):
+        margin_arcs(np.eye(3), make_head("arcface", m=0.1, weight=np.eye(3)))
