@@ -1,0 +1,415 @@
+# %% [markdown]
+# # 02 · Triplet loss (FaceNet): anchors, positives, negatives and mining
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/02_triplet.ipynb)
+#
+# **What you will learn**
+# - FaceNet's triplet loss $[\,d(a,p) - d(a,n) + \alpha\,]_+$ on normalised embeddings, written by hand;
+# - P×K batches, and why *which* negatives you train on (mining) decides whether training works;
+# - easy, semi-hard and hard negatives of one anchor, and how the margin $\alpha$ moves the line between them;
+# - collapse: why the loss can get stuck at exactly $\alpha$, and how to avoid it;
+# - FaceNet's three uses of one embedding: verification, recognition and clustering.
+#
+# Previous: [01 · Contrastive loss](01_contrastive.ipynb) · Next: [03 · SphereFace](03_sphereface.ipynb)
+
+# %%
+# Setup. In Colab, install minifacenet from its repository; locally it is already installed.
+import subprocess
+import sys
+
+try:
+    import google.colab  # noqa: F401
+
+    IN_COLAB = True
+except ImportError:
+    IN_COLAB = False
+if IN_COLAB:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
+
+# %%
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from ipywidgets import FloatSlider, IntSlider, interact
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
+
+from minifacenet.data import mnist, pk_batches
+from minifacenet.losses import TripletLoss
+from minifacenet.metrics import knn_accuracy
+from minifacenet.models import EmbeddingNet
+from minifacenet.train import embed, fit, seed_everything
+from minifacenet.viz import plot_embeddings
+
+# Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
+FAST = os.environ.get("MINIFACENET_FAST") == "1"
+seed_everything(0)
+TRAIN_SIZE = 2000 if FAST else 12000
+TEST_SIZE = 1000 if FAST else 5000
+EPOCHS = 2 if FAST else 3
+ALPHA = 0.2
+print(f"fast mode: {FAST}")
+
+# %% [markdown]
+# ## The idea
+#
+# The contrastive loss of notebook 01 asks for *absolute* distances: positives near 0,
+# negatives beyond $m$. FaceNet (Schroff et al. 2015) asks only for an *order*: for an
+# **anchor** $a$, a **positive** $p$ (same identity) must be closer than a **negative** $n$
+# (another identity), by a margin $\alpha$:
+#
+# $$L = \big[\, d(a, p) - d(a, n) + \alpha \,\big]_+, \qquad d(u, v) = \lVert \hat f(u) - \hat f(v) \rVert_2^2,$$
+#
+# with $\hat f = f / \lVert f \rVert$ on the unit sphere (so $d \in [0, 4]$) and $\alpha = 0.2$.
+# A triplet whose negative is already farther than $d(a,p) + \alpha$ has zero loss: it is **easy**
+# and teaches nothing. The others are
+#
+# - **hard**: $d(a, n) < d(a, p)$ (the negative is closer than the positive);
+# - **semi-hard**: $d(a, p) < d(a, n) < d(a, p) + \alpha$ (correct order, but inside the margin).
+#
+# FaceNet trains on semi-hard negatives; Hermans et al. (2017) on the *batch-hard* triplet of each
+# anchor (its farthest positive and nearest negative). Mining is done inside each batch, so each batch
+# must contain several images of each identity: a **P×K batch** (P identities × K images).
+
+# %% [markdown]
+# ## The loss, written by hand
+#
+# Given the mined triplets as index tensors `(a, p, n)`, the loss is two gathers and a ReLU.
+# `TripletLoss.mine` returns those indices; we check our function against the library's loss
+# for semi-hard and batch-hard mining on a random P×K batch.
+
+# %%
+def triplet_loss(embeddings: torch.Tensor, a: torch.Tensor, p: torch.Tensor, n: torch.Tensor, *, alpha: float):
+    """mean over triplets of [ |f(a) - f(p)|^2 - |f(a) - f(n)|^2 + alpha ]_+ on unit vectors."""
+    # project onto the unit circle/sphere: [N, D]
+    x = F.normalize(embeddings, dim=1)
+    # squared distances anchor-positive and anchor-negative: [T]
+    d_ap = (x[a] - x[p]).pow(2).sum(dim=1)
+    d_an = (x[a] - x[n]).pow(2).sum(dim=1)
+    return F.relu(d_ap - d_an + alpha).mean()
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+generator = torch.Generator().manual_seed(0)
+labels = torch.arange(8).repeat_interleave(4)  # P = 8 classes x K = 4 images
+embeddings = torch.randn(len(labels), 2, generator=generator)
+for mining in ["semi-hard", "batch-hard"]:
+    library = TripletLoss(margin=ALPHA, mining=mining)
+    a, p, n = library.mine(embeddings, labels)
+    ours = triplet_loss(embeddings, a, p, n, alpha=ALPHA)
+    torch.testing.assert_close(ours, library(embeddings, labels))
+    print(f"{mining:>10}: {len(a):3d} triplets, by hand {ours.item():.4f} = library {library(embeddings, labels).item():.4f}")
+
+# %% [markdown]
+# ## P×K batches
+#
+# `minifacenet.data.pk_batches` yields index batches laid out as P blocks of K images of one
+# class. Here is one with P = 5 digits and K = 4 images each: every image has K − 1 = 3 positives
+# and (P − 1)·K = 16 negatives in its batch.
+
+# %%
+x_train, y_train = mnist(train=True)
+x_test, y_test = mnist(train=False)
+x_train, y_train = x_train[:TRAIN_SIZE], y_train[:TRAIN_SIZE]
+x_test, y_test = x_test[:TEST_SIZE], y_test[:TEST_SIZE]
+
+batch = next(pk_batches(y_train, classes_per_batch=5, samples_per_class=4, generator=torch.Generator().manual_seed(0)))
+fig, axes = plt.subplots(4, 5, figsize=(6, 5))
+for slot, index in enumerate(batch.tolist()):
+    ax = axes[slot % 4, slot // 4]
+    ax.imshow(x_train[index, 0], cmap="gray_r")
+    ax.axis("off")
+    ax.set_title(f"label {int(y_train[index])}", fontsize=8)
+fig.suptitle("One P×K batch: P = 5 classes (columns) × K = 4 images (rows)")
+plt.show()
+
+# %% [markdown]
+# ## Random vs semi-hard vs batch-hard mining
+#
+# We train three identical networks for the same number of steps, changing only the mining.
+# We compare the 1-nearest-neighbour accuracy (test digits against a gallery of training digits)
+# and look at the embeddings. The loss values are not comparable across minings (each averages
+# over different triplets), so we compare the embeddings instead.
+
+# %%
+def train_triplet(*, mining: str, lr: float = 1e-2, seed: int = 0):
+    """A fresh 2-D network trained with triplet loss and the given mining; (model, history)."""
+    seed_everything(seed)
+    model = EmbeddingNet(embedding_dim=2, widths=(16, 32, 64), hidden=64)
+    history = fit(model, TripletLoss(margin=ALPHA, mining=mining), x_train, y_train,
+                  epochs=EPOCHS, batch_size=100, lr=lr, classes_per_batch=10, seed=seed, progress=False)
+    return model, history
+
+
+gallery_x, gallery_y = x_train[:2000], y_train[:2000]
+results = {}
+for mining in ["random", "semi-hard", "batch-hard"]:
+    model, history = train_triplet(mining=mining)
+    emb_test = F.normalize(embed(model, x_test), dim=1)
+    emb_gallery = F.normalize(embed(model, gallery_x), dim=1)
+    accuracy = knn_accuracy(emb_gallery, gallery_y, emb_test, y_test, k=1)
+    results[mining] = {"model": model, "history": history, "test": emb_test, "gallery": emb_gallery, "knn": accuracy}
+    print(f"{mining:>10}: loss per epoch {[round(v, 3) for v in history['loss']]}, 1-NN accuracy {accuracy:.3f}")
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(14, 4.8))
+for ax, (mining, result) in zip(axes, results.items(), strict=True):
+    # raw (unnormalised) 2-D outputs: the loss only sees their direction
+    plot_embeddings(embed(result["model"], x_test), y_test, ax=ax, title=f"{mining} mining: 1-NN {result['knn']:.1%}")
+    ax.set(xlabel="embedding dimension 1", ylabel="embedding dimension 2")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The loss sees only the *direction* of each output (it normalises), so each class becomes a
+# wedge: an arc on the unit circle. Random negatives are mostly easy (zero loss) long before the
+# classes are separated, so random mining learns slowest; mining the informative triplets is
+# what makes triplet training practical.
+
+# %%
+# Checks that fail the notebook if training did not work (valid in fast mode too).
+for mining, result in results.items():
+    assert result["knn"] > (0.5 if FAST else 0.85), f"{mining}: 1-NN accuracy {result['knn']:.3f} is too low"
+assert max(r["knn"] for r in results.values()) > (0.6 if FAST else 0.9)
+assert results["semi-hard"]["history"]["loss"][-1] < results["semi-hard"]["history"]["loss"][0]
+
+# %% [markdown]
+# ## Easy, semi-hard and hard negatives of one anchor
+#
+# Take one P×K batch of test digits, one anchor and its farthest positive. Every negative of the
+# batch falls in one of three zones of the distance axis: closer than the positive (**hard**),
+# within $\alpha$ beyond it (**semi-hard**), or farther (**easy**, zero loss). The semi-hard set is
+# exactly what `TripletLoss(margin=α, mining="semi-hard").mine` returns for this (anchor, positive).
+# We use the network trained with random mining, which still has many hard negatives.
+
+# %%
+def negative_zones(embeddings, labels, *, anchor: int, positive: int, alpha: float):
+    """Distances from the anchor and the hard / semi-hard / easy masks of the batch's negatives."""
+    miner = TripletLoss(margin=alpha, mining="semi-hard")
+    # squared distances on the unit circle: [N, N]
+    dist = miner.distances(embeddings)
+    a, p, n = miner.mine(embeddings, labels, distances=dist)
+    semi_hard = torch.zeros(len(labels), dtype=torch.bool)
+    semi_hard[n[(a == anchor) & (p == positive)]] = True
+    negative = labels != labels[anchor]
+    d_ap = dist[anchor, positive]
+    hard = negative & (dist[anchor] < d_ap)
+    easy = negative & ~hard & ~semi_hard
+    return dist[anchor], d_ap, {"hard": hard, "semi-hard": semi_hard, "easy": easy}
+
+
+ZONE_COLORS = {"hard": "tab:red", "semi-hard": "tab:orange", "easy": "tab:gray"}
+
+
+def plot_negative_zones(embeddings, labels, *, anchor: int, alpha: float):
+    """Left: the batch on the unit circle; right: the distance axis with the three zones."""
+    x = F.normalize(embeddings, dim=1)
+    same = torch.nonzero(labels == labels[anchor]).flatten()
+    distances_sq = (x[same] - x[anchor]).pow(2).sum(1)
+    positive = int(same[distances_sq.argmax()])  # the farthest positive (batch-hard's choice)
+    d_a, d_ap, zones = negative_zones(embeddings, labels, anchor=anchor, positive=positive, alpha=alpha)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.5]})
+    circle = np.linspace(0, 2 * np.pi, 200)
+    left.plot(np.cos(circle), np.sin(circle), color="lightgray", linewidth=1)
+    for name, mask in zones.items():
+        radius = {"hard": 0.9, "semi-hard": 1.0, "easy": 1.1}[name]  # offset rings so points do not hide
+        left.scatter(radius * x[mask, 0], radius * x[mask, 1], s=25, color=ZONE_COLORS[name], label=f"{name} ({int(mask.sum())})")
+        right.scatter(d_a[mask], np.full(int(mask.sum()), 0.0), s=40, color=ZONE_COLORS[name], alpha=0.8)
+    left.scatter(*x[positive], marker="s", s=90, color="tab:green", label="positive (farthest)")
+    left.scatter(*x[anchor], marker="*", s=250, color="black", label=f"anchor (digit {int(labels[anchor])})")
+    left.set(title="Normalised embeddings of one P×K batch", xlabel="dimension 1", ylabel="dimension 2", aspect="equal")
+    left.legend(fontsize=8, loc="center")
+    right.axvspan(0, float(d_ap), color=ZONE_COLORS["hard"], alpha=0.15)
+    right.axvspan(float(d_ap), float(d_ap) + alpha, color=ZONE_COLORS["semi-hard"], alpha=0.25)
+    right.axvspan(float(d_ap) + alpha, 4.0, color=ZONE_COLORS["easy"], alpha=0.1)
+    right.axvline(float(d_ap), color="tab:green", linewidth=2, label="d(a, p)")
+    right.axvline(float(d_ap) + alpha, color="black", linestyle="--", label="d(a, p) + α")
+    right.set(xlim=(0, 4), ylim=(-1, 1), yticks=[], xlabel="squared distance d(a, n) to the anchor",
+              title=f"Negatives of the anchor, α = {alpha:.2f}: hard | semi-hard | easy")
+    right.legend(fontsize=8, loc="upper right")
+    plt.tight_layout()
+    return fig
+
+
+zone_batch = next(pk_batches(y_test, classes_per_batch=10, samples_per_class=6, generator=torch.Generator().manual_seed(3)))
+zone_model = results["random"]["model"]
+zone_emb, zone_labels = embed(zone_model, x_test[zone_batch]), y_test[zone_batch]
+plot_negative_zones(zone_emb, zone_labels, anchor=0, alpha=ALPHA)
+plt.show()
+
+# %% [markdown]
+# Move $\alpha$ (and the anchor): a larger margin turns easy negatives into semi-hard ones, so more
+# triplets contribute to the loss. Hard negatives do not depend on $\alpha$ at all.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+zone_widget = interact(
+    lambda alpha, anchor: plot_negative_zones(zone_emb, zone_labels, anchor=anchor, alpha=alpha),
+    alpha=FloatSlider(value=ALPHA, min=0.0, max=1.0, step=0.05, description="margin α", continuous_update=False),
+    anchor=IntSlider(value=0, min=0, max=len(zone_batch) - 1, description="anchor", continuous_update=False),
+)
+
+# %% [markdown]
+# ## Collapse
+#
+# A classic failure: the loss drops to **exactly α** and stays there. If every embedding sits at
+# the same point, then $d(a,p) = d(a,n) = 0$ for every triplet and the loss is $[0 - 0 + \alpha]_+ = \alpha$.
+# From there the gradient cannot tell classes apart. Collapse happens when the hardest negatives are
+# used from the first step, with a too-high learning rate: early on the hardest negative is closer than
+# the hardest positive, and the cheapest way to reduce $d(a,p) - d(a,n)$ for all anchors at once is to
+# shrink *all* distances. Here is a collapsed network (batch-hard mining, learning rate 0.1), next to the
+# fix (the same mining, learning rate 0.01, as above).
+
+# %%
+collapsed_model, collapsed_history = train_triplet(mining="batch-hard", lr=0.1)
+collapsed = F.normalize(embed(collapsed_model, x_test), dim=1)
+# how far the normalised embeddings are spread: 0 = all at one point
+spread = collapsed.std(dim=0).norm().item()
+healthy_spread = results["batch-hard"]["test"].std(dim=0).norm().item()
+print(f"collapsed (lr 0.1): loss per epoch {[round(v, 4) for v in collapsed_history['loss']]}, spread {spread:.3f}")
+print(f"fixed (lr 0.01):    loss per epoch {[round(v, 4) for v in results['batch-hard']['history']['loss']]}, "
+      f"spread {healthy_spread:.3f}")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.6))
+plot_embeddings(collapsed, y_test, ax=axes[0], title=f"Collapsed: loss ≈ α = {ALPHA}")
+plot_embeddings(results["batch-hard"]["test"], y_test, ax=axes[1], title="Fix: lower learning rate")
+for ax in axes:
+    ax.set(xlabel="normalised dimension 1", ylabel="normalised dimension 2", xlim=(-1.2, 1.2), ylim=(-1.2, 1.2))
+plt.tight_layout()
+plt.show()
+
+# %%
+# A constant embedding gives exactly alpha, whatever the mining:
+constant = torch.ones(len(labels), 2)
+for mining in ["semi-hard", "batch-hard", "random"]:
+    value = TripletLoss(margin=ALPHA, mining=mining)(constant, labels).item()
+    print(f"{mining:>10} loss of a constant embedding: {value:.4f}")
+assert abs(TripletLoss(margin=ALPHA, mining="batch-hard")(constant, labels).item() - ALPHA) < 1e-6
+assert spread < 0.5 * healthy_spread, "the high learning rate run was expected to collapse"
+assert abs(collapsed_history["loss"][-1] - ALPHA) < 0.05, "a collapsed network has loss close to alpha"
+
+# %% [markdown]
+# Other fixes used in practice: semi-hard mining first (it ignores the hard negatives that drive the
+# collapse), a warm-up of the learning rate, or larger batches. The semi-hard list is empty for a
+# collapsed batch (no negative is strictly farther than the positive), so semi-hard mining gives a zero
+# loss there and cannot recover by itself either: prevention is the fix.
+
+# %% [markdown]
+# ## One embedding, three uses (FaceNet §1)
+#
+# 1. **Verification** ("are these two the same person?"): threshold the distance of a pair.
+# 2. **Recognition** ("who is this?"): k-nearest neighbours in a gallery of known identities.
+# 3. **Clustering** ("group these photos by person"): k-means on the embeddings.
+#
+# We use the semi-hard network.
+
+# %%
+def random_pairs(labels: torch.Tensor, *, count: int, seed: int = 0):
+    """``count`` random positive and ``count`` random negative index pairs."""
+    generator = torch.Generator().manual_seed(seed)
+    i, j = torch.randint(len(labels), (2, 20 * count), generator=generator)
+    keep = i != j
+    i, j = i[keep], j[keep]
+    same = labels[i] == labels[j]
+    pairs = torch.cat([torch.nonzero(same).flatten()[:count], torch.nonzero(~same).flatten()[:count]])
+    return i[pairs], j[pairs], same[pairs]
+
+
+def best_threshold(distances: torch.Tensor, same: torch.Tensor) -> float:
+    """The distance threshold with the highest verification accuracy on these pairs."""
+    candidates = distances.sort().values
+    accuracies = torch.stack([((distances < t) == same).float().mean() for t in candidates])
+    return float(candidates[accuracies.argmax()])
+
+
+chosen = results["semi-hard"]
+# 1. verification: pick the threshold on gallery pairs, measure on test pairs
+gi, gj, gsame = random_pairs(gallery_y, count=500, seed=1)
+threshold = best_threshold((chosen["gallery"][gi] - chosen["gallery"][gj]).pow(2).sum(1), gsame)
+ti, tj, tsame = random_pairs(y_test, count=500, seed=2)
+test_distances = (chosen["test"][ti] - chosen["test"][tj]).pow(2).sum(1)
+verification = ((test_distances < threshold) == tsame).float().mean().item()
+# 2. recognition: k-NN against the gallery
+recognition = knn_accuracy(chosen["gallery"], gallery_y, chosen["test"], y_test, k=5)
+# 3. clustering: k-means on the test embeddings, compared with the true digits
+clusters = KMeans(n_clusters=10, n_init=10, random_state=0).fit_predict(chosen["test"].numpy())
+rand_index = adjusted_rand_score(y_test.numpy(), clusters)
+print(f"verification accuracy {verification:.3f} (threshold d < {threshold:.3f})")
+print(f"recognition (5-NN) accuracy {recognition:.3f}")
+print(f"clustering adjusted Rand index {rand_index:.3f} (1 = the digits exactly, 0 = chance)")
+
+# %%
+fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+bins = np.linspace(0, 4, 41)
+axes[0].hist(test_distances[tsame].numpy(), bins=bins, alpha=0.6, color="tab:green", label="same digit")
+axes[0].hist(test_distances[~tsame].numpy(), bins=bins, alpha=0.6, color="tab:red", label="different digits")
+axes[0].axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.2f}")
+axes[0].set(title=f"1. Verification: {verification:.1%}", xlabel="squared distance of a test pair", ylabel="pairs")
+axes[0].legend(fontsize=8)
+plot_embeddings(chosen["test"], y_test, ax=axes[1], title=f"2. Recognition (5-NN): {recognition:.1%}")
+plot_embeddings(chosen["test"], clusters, ax=axes[2], title=f"3. k-means clusters: ARI {rand_index:.2f}")
+axes[2].legend_.set_title("cluster")
+for ax in axes[1:]:
+    ax.set(xlabel="normalised dimension 1", ylabel="normalised dimension 2")
+plt.tight_layout()
+plt.show()
+
+# %%
+assert verification > (0.7 if FAST else 0.85), f"verification accuracy {verification:.3f} is too low"
+assert recognition > (0.5 if FAST else 0.85), f"recognition accuracy {recognition:.3f} is too low"
+assert rand_index > (0.2 if FAST else 0.5), f"clustering ARI {rand_index:.3f} is too low"
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** Train with `mining="batch-all"` (every triplet that violates the margin, averaged over the
+# active ones). Where does its 1-NN accuracy land compared with the three above?
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# model, history = train_triplet(mining="batch-all")
+# emb = F.normalize(embed(model, x_test), dim=1)
+# print(knn_accuracy(F.normalize(embed(model, gallery_x), dim=1), gallery_y, emb, y_test, k=1))
+# ```
+# Batch-all uses many more triplets per batch than batch-hard and is usually at least as good as
+# semi-hard on MNIST; averaging only over the *active* triplets keeps the gradient from vanishing when
+# most triplets are easy.
+# </details>
+#
+# **2.** With 2-D normalised embeddings every point lies on a circle. If the 10 classes were evenly
+# spaced arcs, what is the squared distance between the centres of neighbouring classes? Is α = 0.2
+# achievable for every neighbour pair, and what about α = 1.0?
+#
+# <details><summary>Solution</summary>
+#
+# Neighbouring centres are 36° apart: $d = 2 - 2\cos 36° \approx 0.38$. Points of a class spread over
+# an arc, so the gap between the *edges* of neighbouring arcs is smaller still; α = 0.2 is tight but
+# possible, α = 1.0 (a 60° gap) is impossible with 10 classes on a circle: the loss can never reach 0.
+# In 128-D (FaceNet) there is room for far more identities.
+# </details>
+#
+# **3.** Use the slider: for the anchor shown, set α to 0. Which negatives remain in the loss, and why
+# does FaceNet need α > 0?
+#
+# <details><summary>Solution</summary>
+#
+# With α = 0 the semi-hard zone is empty and only hard negatives (closer than the positive) give a loss.
+# A triplet is then satisfied as soon as $d(a,n)$ is a hair larger than $d(a,p)$: the classes touch,
+# and a tiny change of the image flips the answer. The margin asks for a gap.
+# </details>
+
+# %% [markdown]
+# ## What to remember
+# - Triplet loss asks for an order, $d(a,p) + \alpha < d(a,n)$, on the unit sphere; easy triplets give zero loss.
+# - Mining decides what the network learns: random negatives are mostly easy; semi-hard and batch-hard use
+#   the informative ones. Mining needs P×K batches.
+# - Collapse (loss stuck at exactly α) means all embeddings at one point; avoid it with semi-hard mining,
+#   a lower learning rate or a warm-up.
+# - One embedding serves verification (threshold), recognition (k-NN) and clustering (k-means).

@@ -1,0 +1,98 @@
+"""The notebooks: each source in notebooks/src is built, small, and opens the same way.
+
+Executing the notebooks is nbval's job (``pytest --nbval-lax notebooks``); these tests only
+read files, so they take well under a second.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+SOURCES = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
+MAX_BYTES = 2_000_000
+BADGE = re.compile(
+    r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]"
+    r"\(https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/notebooks/(?P<name>[\w.-]+)\)"
+)
+FAST_SWITCH = 'FAST = os.environ.get("MINIFACENET_FAST") == "1"'
+
+
+def built(source: Path) -> Path:
+    return NOTEBOOKS / f"{source.stem}.ipynb"
+
+
+def read(source: Path) -> nbformat.NotebookNode:
+    path = built(source)
+    if not path.exists():
+        build = f"python scripts/build_notebooks.py {source.stem[:2]}"
+        pytest.fail(f"{path.name} is missing: build it with `{build}`")
+    return nbformat.read(path, as_version=4)
+
+
+def cells(nb: nbformat.NotebookNode) -> list[tuple[str, str]]:
+    return [(cell.cell_type, cell.source.strip()) for cell in nb.cells]
+
+
+def test_there_are_notebook_sources():
+    assert SOURCES, "no notebooks/src/NN_name.py sources found"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_built_notebook_matches_its_source(source: Path):
+    nb = read(source)
+    expected = cells(jupytext.read(source))
+    actual = cells(nb)
+    assert len(actual) == len(expected), (
+        f"{built(source).name} has {len(actual)} cells, its source {len(expected)}: rebuild it "
+        f"with `python scripts/build_notebooks.py {source.stem[:2]}`"
+    )
+    for number, (got, want) in enumerate(zip(actual, expected, strict=True)):
+        assert got == want, f"{built(source).name} cell {number} differs from {source.name}: rebuild it"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_is_small_and_has_a_kernelspec(source: Path):
+    nb = read(source)
+    size = built(source).stat().st_size
+    name = built(source).name
+    assert size <= MAX_BYTES, f"{name} is {size / 1e6:.2f} MB (> 2 MB): use fewer or smaller figures"
+    assert nb.metadata.get("kernelspec", {}).get("name"), f"{built(source).name} has no kernelspec metadata"
+    assert "widgets" not in nb.metadata, f"{built(source).name} stores widget state: rebuild it"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_opens_the_same_way(source: Path):
+    nb = read(source)
+    title, setup, knobs = nb.cells[:3]
+    number = source.stem[:2]
+    # 1. title, badge pointing at this very notebook, learning goals
+    assert title.cell_type == "markdown"
+    assert title.source.startswith(f"# {number} · "), f"title must start with '# {number} · '"
+    badge = BADGE.search(title.source)
+    assert badge, "the first cell needs the 'Open In Colab' badge"
+    name = built(source).name
+    assert badge["name"] == name, f"the badge points at {badge['name']}, not {name}"
+    assert "**What you will learn**" in title.source
+    # 2. the setup cell installs from the repository, only in Colab
+    assert setup.cell_type == "code"
+    assert "import google.colab" in setup.source and "if IN_COLAB:" in setup.source
+    assert '"pip", "install"' in setup.source and "minifacenet @ git+https://github.com/" in setup.source
+    # 3. the fast-mode switch and seeds
+    assert knobs.cell_type == "code"
+    assert FAST_SWITCH in knobs.source, f"the third cell needs the fast-mode switch: {FAST_SWITCH}"
+    assert "seed_everything(" in knobs.source
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_notebook_ends_with_exercises_and_what_to_remember(source: Path):
+    markdown = [cell.source for cell in read(source).cells if cell.cell_type == "markdown"]
+    solutions = [text for text in markdown if "<summary>Solution</summary>" in text]
+    assert solutions, "exercises need solutions in collapsed <details> cells"
+    assert "what to remember" in markdown[-1].lower(), "the last markdown cell should be 'What to remember'"
