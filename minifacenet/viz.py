@@ -230,6 +230,12 @@ def _sector(start: float, end: float, radius: float, step: float = 0.02) -> np.n
     return np.concatenate([[[0.0, 0.0]], radius * np.stack([np.cos(phi), np.sin(phi)], 1)])
 
 
+def _violator_markers(ax):
+    """Red rings as one Line2D: its markers are rasterised once and stamped, far faster to
+    redraw for thousands of points than a scatter collection."""
+    return ax.plot([], [], "o", ms=4.7, mfc="none", mec="red", mew=0.9, ls="none", label="violates")[0]
+
+
 class MarginCircleView:
     """L2-normalised 2-D embeddings on the unit circle with class weights, margin arcs, gaps
     and the samples that violate the margin. Points are drawn with a little radial jitter
@@ -255,7 +261,7 @@ class MarginCircleView:
         self.arcs = [
             ax.plot([], [], color=colors[c], lw=5, solid_capstyle="butt")[0] for c in range(len(colors))
         ]
-        self.violators = ax.scatter([], [], s=22, facecolor="none", edgecolor="red", linewidths=0.9)
+        self.violators = _violator_markers(ax)
         ax.set(xlim=(-1.25, 1.25), ylim=(-1.25, 1.25), aspect="equal", xticks=[], yticks=[])
 
     def update(self, *, arcs: list, violating: np.ndarray, title: str) -> None:
@@ -263,7 +269,7 @@ class MarginCircleView:
         for line, class_arcs in zip(self.arcs, arcs, strict=True):
             line.set_data(*_arc_polyline(class_arcs, 1.1).T)
         self.gaps.set_verts([_sector(s, e, 1.18) for s, e in margin_gaps(arcs)])
-        self.violators.set_offsets(self.points[violating[self.shown]].reshape(-1, 2))
+        self.violators.set_data(*self.points[violating[self.shown]].reshape(-1, 2).T)
         if self.titled:
             self.ax.set_title(title, fontsize=9)
 
@@ -283,12 +289,12 @@ class RawEmbeddingView:
         reach = np.percentile(np.linalg.norm(self.points, axis=1), 95) if len(self.points) else 1.0
         for c, (x, y) in enumerate(unit(weight)[:, :2] * reach):
             ax.plot([0, x], [0, y], color=colors[c], lw=1.2)
-        self.violators = ax.scatter([], [], s=22, facecolor="none", edgecolor="red", linewidths=0.9)
+        self.violators = _violator_markers(ax)
         ax.set(aspect="equal", title="raw embeddings (not normalised)")
         ax.title.set_fontsize(9)
 
     def update(self, *, violating: np.ndarray) -> None:
-        self.violators.set_offsets(self.points[violating[self.shown]].reshape(-1, 2))
+        self.violators.set_data(*self.points[violating[self.shown]].reshape(-1, 2).T)
 
 
 def violation_title(loss: str, head, count: int, total: int) -> str:

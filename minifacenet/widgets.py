@@ -86,22 +86,26 @@ class CanvasRenderer:
         ]  # fmt: skip
         for artist in self.dynamic:
             artist.set_animated(True)
-        self.background = None
+        self.background, self.margin_key = None, None
         self.widget = widgets.Image(format="jpeg")
         self.widget.add_class("mfn-figure")
 
     def draw(self, *, head, loss: str, m: float, s: float, violating: np.ndarray, extra: dict) -> None:
-        """Update the changed artists, blit them over the cached static layer, send a JPEG."""
-        self.circle.update(
-            arcs=margin_arcs(self.circle.weight, head, resolution=512, steps=32),
-            violating=violating,
-            title="",
-        )
-        self.raw.update(violating=violating)
-        sphere_m = head.m if loss == "sphereface" else 4
-        self.logits.update(m=m, sphereface_m=sphere_m, **_curve_extra(extra))
-        for curve, line in self.logits.lines.items():
-            line.set(lw=3.0 if curve == loss else 1.3, alpha=1.0 if curve == loss else 0.45)
+        """Update the changed artists, blit them over the cached static layer, send a JPEG.
+
+        Arcs, violators and logit curves depend on (loss, m) only; a move of s redoes only
+        the probability view.
+        """
+        key = (loss, m, tuple(sorted(extra.items())))
+        if key != self.margin_key:
+            self.margin_key = key
+            arcs = margin_arcs(self.circle.weight, head, resolution=512, steps=24)
+            self.circle.update(arcs=arcs, violating=violating, title="")
+            self.raw.update(violating=violating)
+            sphere_m = head.m if loss == "sphereface" else 4
+            self.logits.update(m=m, sphereface_m=sphere_m, **_curve_extra(extra))
+            for curve, line in self.logits.lines.items():
+                line.set(lw=3.0 if curve == loss else 1.3, alpha=1.0 if curve == loss else 0.45)
         self.probability.update(loss=loss, m=m, s=s, **extra)
         self.widget.value = self.render_jpeg()
 

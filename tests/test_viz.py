@@ -56,8 +56,9 @@ def test_margin_circle_highlights_every_violator():
     count = int(CosineCache.build(embeddings, labels, weight).violations(head).sum())
     circle_ax, raw_ax = fig.axes
     assert f"{count} of {len(labels)}" in circle_ax.get_title()
-    assert len(circle_ax.collections[-1].get_offsets()) == count  # red rings on the circle
-    assert len(raw_ax.collections[-1].get_offsets()) == count  # and on the raw embeddings
+    rings = [line for ax in fig.axes for line in ax.get_lines() if line.get_label() == "violates"]
+    # red rings on the circle and on the raw embeddings
+    assert [len(line.get_xdata()) for line in rings] == [count, count]
 
 
 def test_probability_view_and_bounds():
