@@ -1,0 +1,436 @@
+"""Open-set face recognition on the Olivetti faces: every loss, people it never saw.
+
+The protocol:
+
+1. :func:`open_set_splits` splits the 40 *people* (not the images) into folds: train on
+   30 identities, test on the 10 others, so every test face belongs to a stranger.
+2. :func:`train_face_model` trains an :class:`~minifacenet.models.EmbeddingNet` with one
+   loss on the training people (relabelled 0..29), with light augmentation (:func:`augmenter`).
+3. :func:`evaluate_fold` embeds the strangers and measures verification, recognition and
+   clustering (:mod:`minifacenet.metrics`) plus the angle statistics.
+4. :func:`compare_losses` repeats 2-3 for every loss and fold; :func:`summarise` and
+   :func:`markdown_table` turn the folds into the mean +- std table of the README.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.model_selection import RepeatedKFold
+from torch import nn
+from torchvision.transforms import v2
+
+from . import data as D
+from . import losses as L
+from . import metrics as M
+from .models import EmbeddingNet
+from .train import embed, fit
+
+# The seven losses of the comparison, in the order they were invented (roughly).
+FACE_LOSSES = ("softmax", "normface", "contrastive", "triplet", "sphereface", "cosface", "arcface")
+
+# Each loss's settings for 128-D embeddings and 30 training people (see docs/faces.md).
+LOSS_PARAMS: dict[str, dict] = {
+    "softmax": {},
+    "normface": {"s": 16.0},
+    "contrastive": {"margin": 1.0},
+    "triplet": {"margin": 0.2, "mining": "semi-hard"},
+    "sphereface": {"m": 4, "lamb_min": 5.0},
+    "cosface": {"s": 16.0, "m": 0.35},
+    "arcface": {"s": 16.0, "m": 0.5},
+}
+
+
+@dataclass
+class FaceConfig:
+    """Everything that decides one training run on faces."""
+
+    embedding_dim: int = 128
+    resolution: int = 32  # faces are 64x64; 32x32 keeps a run to seconds on a CPU
+    widths: tuple[int, int, int] = (16, 32, 64)  # EmbeddingNet's conv widths
+    epochs: int = 40
+    batch_size: int = 60  # heads: 5 batches of 60 per epoch; pair/triplet: 12 people x 5 images
+    classes_per_batch: int = 12
+    lr: float = 3e-3
+    warmup_fraction: float = 0.2  # the margin ramps up from 0 over this share of the steps
+    max_shift: int = 2  # random shift of up to this many pixels
+    flip: bool = True  # random horizontal flip
+
+    def steps(self, num_images: int) -> int:
+        """Optimizer steps of a whole run on ``num_images`` images."""
+        return self.epochs * max(1, num_images // self.batch_size)
+
+
+@dataclass
+class OpenSetSplit:
+    """One fold: indices of the training and test images; the two sets of people are disjoint."""
+
+    fold: int
+    train_index: torch.Tensor  # [N_train] image indices
+    test_index: torch.Tensor  # [N_test]
+    train_identities: list[int]
+    test_identities: list[int]
+
+
+@dataclass
+class FoldResult:
+    """One loss on one fold: the scalar scores and what the plots need."""
+
+    loss: str
+    fold: int
+    scores: dict[str, float]
+    roc: dict[str, np.ndarray]
+    test_embeddings: torch.Tensor  # [N_test, D]
+    test_labels: torch.Tensor  # [N_test] original identities
+    test_index: torch.Tensor  # [N_test] indices into the full image set
+    threshold: float  # the EER threshold on cosine similarity
+    history: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- data
+def load_faces(*, resolution: int = 32, root=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Olivetti faces ``[400, 1, resolution, resolution]`` in [0, 1] and identities ``[400]``."""
+    if not 8 <= resolution <= 64:
+        raise ValueError(f"resolution must be between 8 and 64 pixels, got {resolution} (try 32)")
+    images, labels = D.olivetti(root=root)
+    if resolution != 64:
+        # area averaging: each output pixel is the mean of the input pixels it covers
+        images = F.interpolate(images, size=(resolution, resolution), mode="area")
+    return images, labels
+
+
+def open_set_splits(
+    labels, *, num_unseen: int = 10, num_repeats: int = 1, seed: int = 0
+) -> list[OpenSetSplit]:
+    """Split the *identities* into K = n_people // num_unseen folds, ``num_repeats`` times.
+
+    Fold k tests on its ``num_unseen`` people and trains on all the others; within a repeat
+    every person is unseen exactly once. Repeats reshuffle the people (scikit-learn's
+    ``RepeatedKFold`` over the identity list).
+    """
+    labels = torch.as_tensor(labels)
+    identities = labels.unique()
+    num_folds = len(identities) // max(num_unseen, 1)
+    if num_unseen < 2 or num_folds < 2:
+        raise ValueError(
+            f"num_unseen={num_unseen} with {len(identities)} people gives {num_folds} folds: "
+            f"need >= 2 unseen people and >= 2 folds (try num_unseen={len(identities) // 4})"
+        )
+    folds = RepeatedKFold(n_splits=num_folds, n_repeats=num_repeats, random_state=seed)
+    splits = []
+    for fold, (train_ids, test_ids) in enumerate(folds.split(identities.numpy())):
+        test_mask = torch.isin(labels, identities[test_ids])
+        splits.append(
+            OpenSetSplit(
+                fold=fold,
+                train_index=torch.nonzero(~test_mask).flatten(),
+                test_index=torch.nonzero(test_mask).flatten(),
+                train_identities=identities[train_ids].tolist(),
+                test_identities=identities[test_ids].tolist(),
+            )
+        )
+    return splits
+
+
+def relabel(labels: torch.Tensor) -> torch.Tensor:
+    """Identities -> consecutive class indices 0..C-1 (a head needs labels in [0, C))."""
+    return torch.unique(labels, return_inverse=True)[1]
+
+
+def augmenter(*, max_shift: int = 2, flip: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A batch augmentation ``[B, C, H, W] -> [B, C, H, W]``, drawn independently per image:
+    a horizontal flip with probability 1/2 and a shift of up to ``max_shift`` pixels each way
+    (pad by repeating the border, then crop back to H x W at a random place).
+
+    torchvision's v2 transforms draw *one* flip or crop for a whole batch, and calling them
+    image by image costs more than the training step; so torchvision flips and pads the
+    batch, and the per-image choice is one ``where`` and one gather.
+    """
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be >= 0 pixels, got {max_shift}")
+
+    def augment(images: torch.Tensor) -> torch.Tensor:
+        if flip:
+            # a coin per image [B, 1, 1, 1]: flipped copy where heads, original where tails
+            heads = torch.rand(len(images), 1, 1, 1, device=images.device) < 0.5
+            images = torch.where(heads, v2.functional.horizontal_flip(images), images)
+        return random_shift(images, max_shift=max_shift) if max_shift else images
+
+    return augment
+
+
+def random_shift(images: torch.Tensor, *, max_shift: int) -> torch.Tensor:
+    """Shift each image by its own random (dy, dx) in [-max_shift, max_shift], edges repeated."""
+    n, _, height, width = images.shape
+    # [B, C, H + 2 max_shift, W + 2 max_shift], border pixels repeated outwards
+    padded = v2.functional.pad(images, [max_shift], padding_mode="edge")
+    # top-left corner of each crop: [B] each in 0..2 max_shift
+    top, left = torch.randint(0, 2 * max_shift + 1, (2, n), device=images.device)
+    rows = top[:, None, None] + torch.arange(height, device=images.device)[None, :, None]  # [B, H, 1]
+    cols = left[:, None, None] + torch.arange(width, device=images.device)[None, None, :]  # [B, 1, W]
+    batch = torch.arange(n, device=images.device)[:, None, None]  # [B, 1, 1]
+    # advanced indexing on [B, H', W', C] -> [B, H, W, C], back to [B, C, H, W]
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+# --------------------------------------------------------------------------- training
+def loss_params(loss_name: str, *, total_steps: int, params: dict | None = None) -> dict:
+    """The loss's settings: :data:`LOSS_PARAMS`, then ``params`` on top.
+
+    SphereFace's lambda schedule is stretched to the run: unless ``lamb_gamma`` is given, it
+    is chosen so that lambda reaches ``lamb_min`` at 40 % of the steps (the official 0.12
+    assumes tens of thousands of iterations).
+    """
+    if loss_name not in LOSS_PARAMS:
+        raise ValueError(f"unknown loss {loss_name!r}: choose one of {', '.join(FACE_LOSSES)}")
+    chosen = {**LOSS_PARAMS[loss_name], **(params or {})}
+    if loss_name == "sphereface" and "lamb_gamma" not in chosen:
+        base, floor = chosen.get("lamb_base", 1000.0), chosen.get("lamb_min", 5.0)
+        # base / (1 + gamma * t) = floor at t = 0.4 * total_steps
+        chosen["lamb_gamma"] = (base / floor - 1.0) / max(1.0, 0.4 * total_steps)
+    return chosen
+
+
+def train_face_model(
+    loss_name: str,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    config: FaceConfig | None = None,
+    params: dict | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    progress: bool = False,
+) -> tuple[EmbeddingNet, nn.Module, dict]:
+    """Train a fresh network with ``loss_name`` on these faces; return ``(model, loss, history)``.
+
+    ``labels`` are identities; they are relabelled to 0..C-1 for the head (C people).
+    """
+    config = config or FaceConfig()
+    targets = relabel(labels)
+    total_steps = config.steps(len(targets))
+    torch.manual_seed(seed)  # the same initial network for every loss on a fold
+    model = EmbeddingNet(config.embedding_dim, images.shape[1], widths=config.widths)
+    chosen = loss_params(loss_name, total_steps=total_steps, params=params)
+    loss = L.build_loss(
+        loss_name, embedding_dim=config.embedding_dim, num_classes=int(targets.max()) + 1, **chosen
+    )
+    history = fit(
+        model,
+        loss,
+        images,
+        targets,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        classes_per_batch=config.classes_per_batch,
+        lr=config.lr,
+        margin_warmup=int(config.warmup_fraction * total_steps),
+        seed=seed,
+        augment=augmenter(max_shift=config.max_shift, flip=config.flip),
+        device=device,
+        progress=progress,
+    )
+    return model, loss, history
+
+
+# --------------------------------------------------------------------------- evaluation
+def evaluate_fold(
+    model: nn.Module, loss: nn.Module, images: torch.Tensor, labels: torch.Tensor, split: OpenSetSplit
+) -> FoldResult:
+    """Scores of a trained model on one fold's unseen people (and angles on its training people).
+
+    ``scores`` holds ``auc``, ``eer``, ``tar@far=...`` for each FAR of
+    :data:`~minifacenet.metrics.FAR_TARGETS`, ``accuracy`` (10-fold threshold),
+    ``knn_accuracy``, ``gallery_accuracy``, ``kmeans_nmi``/``_ari``, ``agglomerative_nmi``/``_ari``,
+    the unseen people's ``intra``/``inter`` angles and the training people's ``train_*`` angles
+    (``train_w_ec``, ``train_w_inter`` are NaN for contrastive and triplet: they have no W).
+    """
+    test_embeddings = embed(model, images[split.test_index])  # [N_test, D]
+    test_labels = labels[split.test_index]
+    verified = M.verification(test_embeddings, test_labels)
+    scores = {key: verified[key] for key in ("auc", "eer", "accuracy")}
+    scores.update({f"tar@far={far:g}": tar for far, tar in verified["tar_at_far"].items()})
+    scores.update(M.recognition(test_embeddings, test_labels))
+    scores.update(M.clustering(test_embeddings, test_labels))
+    scores.update(M.angle_statistics(test_embeddings, test_labels))
+    # angles between the training people's embeddings and the head's class weights
+    train_embeddings = embed(model, images[split.train_index])
+    weight = loss.weight.detach().cpu() if isinstance(loss, L.MarginHead) else None
+    train_angles = M.angle_statistics(train_embeddings, relabel(labels[split.train_index]), weight=weight)
+    scores.update({f"train_{key}": value for key, value in train_angles.items()})
+    return FoldResult(
+        loss="",
+        fold=split.fold,
+        scores=scores,
+        roc={key: verified["roc"][key] for key in ("fpr", "tpr")},
+        test_embeddings=test_embeddings,
+        test_labels=test_labels,
+        test_index=split.test_index,
+        threshold=verified["eer_threshold"],
+    )
+
+
+def run_fold(
+    loss_name: str,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    split: OpenSetSplit,
+    *,
+    config: FaceConfig | None = None,
+    params: dict | None = None,
+    device: str = "auto",
+) -> FoldResult:
+    """Train ``loss_name`` on the split's training people, evaluate on its unseen people."""
+    start = time.perf_counter()
+    index = split.train_index
+    model, loss, history = train_face_model(
+        loss_name, images[index], labels[index], config=config, params=params, seed=split.fold, device=device
+    )
+    result = evaluate_fold(model, loss, images, labels, split)
+    result.loss, result.history = loss_name, history
+    result.scores["seconds"] = time.perf_counter() - start
+    return result
+
+
+def compare_losses(
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    splits: Iterable[OpenSetSplit],
+    *,
+    losses: Iterable[str] = FACE_LOSSES,
+    config: FaceConfig | None = None,
+    params: dict[str, dict] | None = None,
+    device: str = "auto",
+    log: Callable[[str], None] | None = print,
+) -> list[FoldResult]:
+    """Every loss on every split; ``params`` maps a loss name to settings on top of :data:`LOSS_PARAMS`."""
+    results = []
+    for split in list(splits):
+        for loss_name in losses:
+            result = run_fold(
+                loss_name,
+                images,
+                labels,
+                split,
+                config=config,
+                params=(params or {}).get(loss_name),
+                device=device,
+            )
+            results.append(result)
+            if log is not None:
+                log(describe(result))
+    return results
+
+
+def describe(result: FoldResult) -> str:
+    """One line per run: the headline scores and the time taken."""
+    s = result.scores
+    return (
+        f"fold {result.fold} {result.loss:12s} AUC {s['auc']:.3f}  EER {s['eer']:.3f}  "
+        f"TAR@FAR=1% {s['tar@far=0.01']:.3f}  1-NN {s['knn_accuracy']:.3f}  ({s['seconds']:.0f} s)"
+    )
+
+
+# --------------------------------------------------------------------------- tables
+# (key in FoldResult.scores, column header, factor): the README table's columns
+TABLE_COLUMNS = (
+    ("auc", "AUC (%)", 100),
+    ("eer", "EER (%)", 100),
+    ("tar@far=0.01", "TAR@FAR=1% (%)", 100),
+    ("tar@far=0.1", "TAR@FAR=10% (%)", 100),
+    ("accuracy", "verif. acc. (%)", 100),
+    ("knn_accuracy", "1-NN acc. (%)", 100),
+    ("kmeans_nmi", "NMI (k-means)", 1),
+)
+
+
+def summarise(results: Iterable[FoldResult]) -> dict[str, dict[str, tuple[float, float]]]:
+    """``{loss: {score: (mean, std over folds)}}``, losses in the order first seen.
+
+    NaN scores (angles that need class weights) give NaN means.
+    """
+    grouped: dict[str, list[dict]] = {}
+    for result in results:
+        grouped.setdefault(result.loss, []).append(result.scores)
+    summary = {}
+    for loss_name, folds in grouped.items():
+        keys = folds[0].keys()
+        # population std (ddof=0) over the folds, as numpy's default
+        summary[loss_name] = {
+            k: (float(np.mean([f[k] for f in folds])), float(np.std([f[k] for f in folds]))) for k in keys
+        }
+    return summary
+
+
+def markdown_table(summary: dict[str, dict[str, tuple[float, float]]], *, columns=TABLE_COLUMNS) -> str:
+    """A markdown table, one row per loss, each cell ``mean ± std``."""
+    lines = ["| loss | " + " | ".join(header for _, header, _ in columns) + " |"]
+    lines.append("|---|" + "---:|" * len(columns))
+    for loss_name, scores in summary.items():
+        cells = []
+        for key, _, factor in columns:
+            mean, std = scores[key]
+            digits = 1 if factor == 100 else 3
+            cells.append(f"{factor * mean:.{digits}f} ± {factor * std:.{digits}f}")
+        lines.append(f"| {loss_name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def config_dict(config: FaceConfig) -> dict:
+    """A config as plain JSON-able values."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+# --------------------------------------------------------------------------- figures
+FAR_GRID = np.logspace(-3, 0, 61)  # FAR from 0.1 % to 100 %, for averaging ROC curves
+
+
+def mean_roc(results: Iterable[FoldResult], *, grid: np.ndarray = FAR_GRID) -> dict[str, np.ndarray]:
+    """``{loss: [folds, len(grid)]}``: each fold's TAR interpolated at the FARs of ``grid``."""
+    curves: dict[str, list[np.ndarray]] = {}
+    for result in results:
+        # the ROC is monotone in FAR, so linear interpolation between its points is safe
+        curves.setdefault(result.loss, []).append(np.interp(grid, result.roc["fpr"], result.roc["tpr"]))
+    return {loss_name: np.stack(tars) for loss_name, tars in curves.items()}
+
+
+def plot_roc(
+    curves: dict[str, np.ndarray], *, grid: np.ndarray = FAR_GRID, ax=None, title: str | None = None
+):
+    """Overlaid ROC curves (log FAR): mean over folds, +-1 std band; ``curves`` from :func:`mean_roc`."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    for loss_name, tars in curves.items():
+        mean, std = tars.mean(0), tars.std(0)
+        (line,) = ax.plot(grid, mean, label=loss_name, lw=1.6)
+        ax.fill_between(grid, mean - std, mean + std, color=line.get_color(), alpha=0.12, lw=0)
+    ax.axvline(0.01, color="0.5", ls=":", lw=1)
+    ax.set(xscale="log", xlim=(grid[0], 1), ylim=(0, 1.01), xlabel="FAR (false accept rate)")
+    ax.set(ylabel="TAR (true accept rate)", title=title or "Verification on unseen people")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax.figure
+
+
+def plot_pairs(images: torch.Tensor, pairs: list[tuple[int, int, float]], *, title: str, axes_row=None):
+    """Image pairs side by side, each titled with its cosine similarity."""
+    import matplotlib.pyplot as plt
+
+    if axes_row is None:
+        _, axes_row = plt.subplots(1, max(len(pairs), 1), figsize=(2.0 * max(len(pairs), 1), 1.4))
+    axes_row = np.atleast_1d(axes_row)
+    for ax in axes_row:
+        ax.axis("off")
+    for ax, (i, j, score) in zip(axes_row, pairs, strict=False):
+        # [1, H, W] + [1, H, W] -> one [H, 2W] picture
+        ax.imshow(torch.cat([images[i, 0], images[j, 0]], dim=1).cpu(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"cos {score:.2f}", fontsize=8)
+    axes_row[0].figure.suptitle(title, fontsize=10)
+    return axes_row[0].figure
