@@ -56,12 +56,13 @@ def _check_scale(scale: float) -> float:
 
 
 def _check_margin(margin: float, name: str = "m", upper: float = math.inf) -> float:
+    what = "margin" if name == "margin" else f"margin {name}"
     if not (isinstance(margin, (int, float)) and math.isfinite(margin)):
-        raise ValueError(f"margin {name} must be a finite number, got {margin!r}")
+        raise ValueError(f"{what} must be a finite number, got {margin!r}")
     if margin < 0:
-        raise ValueError(f"margin {name} must be >= 0, got {margin}")
+        raise ValueError(f"{what} must be >= 0, got {margin}")
     if margin >= upper:
-        raise ValueError(f"margin {name} must be < {upper:.4g}, got {margin}")
+        raise ValueError(f"{what} must be < {upper:.4g}, got {margin}")
     return float(margin)
 
 

@@ -385,7 +385,7 @@ def assert_finite_loss_and_gradients(name, params, *, dim, classes, n, kind, see
     assert torch.isfinite(head.weight.grad).all(), f"{case}: weight gradient {head.weight.grad}"
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(head_inputs())
 def test_heads_give_finite_loss_and_gradients(inputs):
     name, params, dim, classes, n, kind, seed, dtype, lamb = inputs

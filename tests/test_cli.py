@@ -1,0 +1,117 @@
+"""The command line: help, one tiny real run, and one-line errors for bad values."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from minifacenet import cli
+
+
+def option_strings() -> list[str]:
+    """Every option of ``minifacenet train``, read from the parser itself."""
+    parser = cli.build_parser()
+    train = next(a for a in parser._subparsers._group_actions if a.dest == "command").choices["train"]
+    return [s for action in train._actions for s in action.option_strings]
+
+
+def test_help_lists_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    options = option_strings()
+    assert {
+        "--loss",
+        "--dataset",
+        "--dim",
+        "--epochs",
+        "--margin",
+        "--scale",
+        "--warmup",
+        "--limit",
+        "--out",
+    } <= set(options)
+    assert [o for o in options if o not in text] == []
+    assert all(name in text for name in ("arcface", "cosface", "sphereface", "triplet", "olivetti"))
+
+
+def test_tiny_run_writes_checkpoint_metrics_and_figure(mnist_subset, monkeypatch, tmp_path, capsys):
+    # 512 training images, 1 epoch; the 10000 test images are cut to 500 to keep the test to seconds
+    full_split = cli.split
+
+    def small_split(name, root):
+        train_x, train_y, test_x, test_y = full_split(name, root)
+        return train_x, train_y, test_x[:500], test_y[:500]
+
+    monkeypatch.setattr(cli, "split", small_split)
+    out = tmp_path / "run"
+    code = cli.main(["train", "--limit", "512", "--epochs", "1", "--device", "cpu", "--out", str(out)])
+    assert code == 0
+    assert {p.name for p in out.iterdir()} == {"checkpoint.pt", "metrics.json", "embeddings.png"}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"test_accuracy", "history", "seconds"} <= set(metrics)
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["seconds"] > 0
+    assert len(metrics["history"]["loss"]) == 1
+    last_line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last_line == f"test_accuracy {100 * metrics['test_accuracy']:.2f}"
+    assert (out / "embeddings.png").read_bytes()[:4] == b"\x89PNG"
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["loss_name"] == "softmax"
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--loss", "largemargin"], "invalid choice: 'largemargin'"),
+        (["--dataset", "cifar10"], "invalid choice: 'cifar10'"),
+        (["--dim", "1"], "must be >= 2"),
+        (["--epochs", "two"], "expected an integer"),
+    ],
+)
+def test_bad_flags_exit_non_zero_with_the_reason(argv, reason, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *argv])
+    assert exit_info.value.code != 0
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "error" in last_line and reason in last_line
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--loss", "cosface", "--margin", "-0.1"], "margin m must be >= 0"),
+        (["--loss", "triplet", "--margin", "-1"], "margin must be >= 0, got -1.0"),
+        (["--loss", "sphereface", "--margin", "2.5"], "integer"),
+        (["--loss", "arcface", "--scale", "0"], "scale s must be"),
+    ],
+)
+def test_bad_loss_values_exit_2_with_one_line(mnist_subset, argv, reason, capsys, tmp_path):
+    code = cli.main(["train", *argv, "--limit", "64", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and reason in err and err.startswith("minifacenet: error:")
+
+
+@pytest.mark.usefixtures("offline")
+def test_missing_data_root_exits_2_naming_the_folder(capsys, tmp_path):
+    missing = tmp_path / "nowhere"
+    code = cli.main(["train", "--data-root", str(missing), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and str(missing) in err and "MINIFACENET_DATA" in err
+
+
+def test_module_entry_point_in_a_subprocess():
+    result = subprocess.run(
+        [sys.executable, "-m", "minifacenet", "train", "--dataset", "cifar10"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "invalid choice: 'cifar10'" in result.stderr.strip().splitlines()[-1]
+    assert result.stdout == ""

@@ -1,0 +1,191 @@
+"""The training loop: loss goes down, runs reproduce, schedules run, checkpoints round-trip.
+
+Most runs use a tiny MLP (``fit`` takes any module), so the loop is tested in seconds;
+the checkpoint test uses the real EmbeddingNet, which checkpoints save and rebuild.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from minifacenet import losses as L
+from minifacenet.models import EmbeddingNet
+from minifacenet.train import (
+    TrainConfig,
+    contrastive_pairs,
+    embed,
+    fit,
+    load_checkpoint,
+    predict,
+    save_checkpoint,
+)
+
+# small batches, so 512 images make several optimiser steps per epoch
+QUICK = {"batch_size": 64, "classes_per_batch": 8, "device": "cpu", "progress": False}
+
+
+def tiny_net(embedding_dim: int = 2) -> nn.Module:
+    """[N, 1, 28, 28] -> [N, embedding_dim] in two linear layers."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.PReLU(), nn.Linear(64, embedding_dim))
+
+
+def steps_per_epoch(loss: nn.Module, n: int) -> int:
+    if isinstance(loss, (L.ContrastiveLoss, L.TripletLoss)):
+        per_class = max(2, QUICK["batch_size"] // QUICK["classes_per_batch"])
+        return n // (QUICK["classes_per_batch"] * per_class)
+    return n // QUICK["batch_size"]
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("cosface", {"s": 10.0, "m": 0.1}), ("contrastive", {}), ("triplet", {"mining": "batch-hard"})],
+)
+def test_fit_decreases_the_loss(mnist_subset, name, params):
+    images, labels = mnist_subset
+    loss = L.build_loss(name, embedding_dim=3, num_classes=10, **params)
+    history = fit(tiny_net(3), loss, images, labels, epochs=3, **QUICK)
+    assert set(history) == {"loss", "accuracy", "seconds"}
+    assert all(len(values) == 3 for values in history.values())
+    assert history["loss"][-1] < history["loss"][0], history["loss"]
+    if name == "cosface":
+        assert history["accuracy"][-1] > history["accuracy"][0]
+    else:
+        assert all(math.isnan(a) for a in history["accuracy"])  # no classifier to score
+
+
+def test_same_seed_same_run(mnist_subset):
+    images, labels = mnist_subset[0][:256], mnist_subset[1][:256]
+
+    def run(seed: int):
+        model, head = tiny_net(2), L.ArcFace(2, 10, s=10.0, m=0.2)
+        history = fit(model, head, images, labels, epochs=2, seed=seed, **QUICK)
+        return history["loss"], [p.detach().clone() for p in [*model.parameters(), *head.parameters()]]
+
+    (loss_a, params_a), (loss_b, params_b) = run(3), run(3)
+    assert loss_a == loss_b
+    assert all(torch.equal(a, b) for a, b in zip(params_a, params_b, strict=True))
+    assert run(4)[0] != loss_a  # another seed: another batch order
+
+
+def record(head: L.MarginHead, attribute: str) -> list[float]:
+    """Log ``head.<attribute>`` each time the training loop applies the margin."""
+    seen, original = [], head.target_cosine
+
+    def target_cosine(cos):
+        seen.append(getattr(head, attribute))
+        return original(cos)
+
+    head.target_cosine = target_cosine
+    return seen
+
+
+def test_margin_warmup_ramps_margin_factor(mnist_subset):
+    images, labels = mnist_subset
+    head = L.CosFace(2, 10, s=10.0, m=0.2)
+    factors = record(head, "margin_factor")
+    fit(tiny_net(2), head, images, labels, epochs=2, margin_warmup=10, **QUICK)
+    steps = 2 * steps_per_epoch(head, len(labels))
+    # step t of training uses min(1, t / warmup)
+    assert factors == pytest.approx([min(1.0, t / 10) for t in range(steps)])
+    assert head.margin_factor == 1.0  # the full margin after training
+
+
+def test_no_warmup_means_full_margin_from_the_first_step(mnist_subset):
+    images, labels = mnist_subset
+    head = L.ArcFace(2, 10, s=10.0, m=0.2)
+    factors = record(head, "margin_factor")
+    fit(tiny_net(2), head, images, labels, epochs=1, margin_warmup=0, **QUICK)
+    assert factors and set(factors) == {1.0}
+
+
+def test_sphereface_lambda_is_annealed_during_fit(mnist_subset):
+    images, labels = mnist_subset
+    head = L.SphereFace(2, 10, m=4, lamb_base=100.0, lamb_gamma=2.0, lamb_power=1.0, lamb_min=5.0)
+    lambdas = record(head, "lamb")
+    fit(tiny_net(2), head, images, labels, epochs=2, **QUICK)
+    steps = 2 * steps_per_epoch(head, len(labels))
+    expected = [max(5.0, 100.0 * (1 + 2.0 * t) ** -1.0) for t in range(steps)]
+    assert lambdas == pytest.approx(expected)
+    assert lambdas[-1] == 5.0  # reached lamb_min within the run
+
+
+def test_fit_accepts_a_config_and_keyword_overrides(mnist_subset):
+    images, labels = mnist_subset[0][:128], mnist_subset[1][:128]
+    model = tiny_net(2)
+    config = TrainConfig(epochs=1, batch_size=64, seed=1)
+    history = fit(
+        model, L.NormFace(2, 10), images, labels, config=config, epochs=2, device="cpu", progress=False
+    )
+    assert len(history["loss"]) == 2
+    assert model.train_config.epochs == 2 and model.train_config.batch_size == 64
+    assert config.epochs == 1  # the caller's config is not modified
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("arcface", {"s": 10.0, "m": 0.2}),
+        ("sphereface", {"m": 2}),
+        ("softmax", {}),
+        ("triplet", {"margin": 0.3, "mining": "batch-all", "squared": False}),
+    ],
+)
+def test_checkpoint_round_trip(mnist_subset, tmp_path, name, params):
+    images, labels = mnist_subset[0][:128], mnist_subset[1][:128]
+    torch.manual_seed(0)
+    model = EmbeddingNet(2)
+    loss = L.build_loss(name, embedding_dim=2, num_classes=10, **params)
+    fit(model, loss, images, labels, epochs=1, **QUICK)  # moves weights and BatchNorm statistics
+    path = save_checkpoint(tmp_path / "run" / "checkpoint.pt", model, loss, {"note": "round trip"})
+    loaded_model, loaded_loss, config = load_checkpoint(path)
+    assert config == {"note": "round trip"} and type(loaded_loss) is type(loss)
+    assert not loaded_model.training
+    embeddings = embed(model, images, device="cpu")
+    torch.testing.assert_close(embed(loaded_model, images, device="cpu"), embeddings, rtol=0, atol=0)
+    if isinstance(loss, L.MarginHead):
+        assert loaded_loss.config() == loss.config()
+        with torch.no_grad():
+            torch.testing.assert_close(
+                loaded_loss.logits(embeddings), loss.logits(embeddings), rtol=0, atol=0
+            )
+    else:
+        assert (loaded_loss.margin, loaded_loss.mining, loaded_loss.squared) == (0.3, "batch-all", False)
+
+
+def test_embed_uses_eval_mode_and_restores_the_mode():
+    torch.manual_seed(0)
+    model = EmbeddingNet(3).train()
+    images = torch.rand(10, 1, 28, 28)
+    embeddings = embed(model, images, batch_size=4, device="cpu")
+    assert embeddings.shape == (10, 3) and embeddings.device.type == "cpu"
+    assert model.training  # the caller's mode is restored
+    # eval mode: each embedding is independent of the rest of the batch (BatchNorm uses running stats)
+    torch.testing.assert_close(embed(model, images[3:4], device="cpu"), embeddings[3:4])
+    assert embed(model, images[:0], device="cpu").shape == (0, 3)
+
+
+def test_predict_is_the_argmax_of_test_time_logits():
+    head = L.ArcFace(2, 4, s=10.0, m=0.5)
+    embeddings = torch.randn(20, 2)
+    with torch.no_grad():
+        expected = (
+            head.s * nn.functional.normalize(embeddings) @ nn.functional.normalize(head.weight).T
+        ).argmax(1)
+    assert torch.equal(predict(head, embeddings), expected)
+
+
+def test_contrastive_pairs_are_balanced():
+    # a P x K batch: P = 4 classes, K = 3 samples each, grouped in blocks
+    labels = torch.tensor([7, 7, 7, 2, 2, 2, 5, 5, 5, 0, 0, 0])
+    embeddings = torch.arange(12.0).view(12, 1).expand(12, 2)  # row i holds the value i
+    x1, x2, same = contrastive_pairs(embeddings, labels)
+    assert x1.shape == x2.shape == (24, 2) and same.shape == (24,)
+    assert same[:12].all() and not same[12:].any()  # 12 positive pairs, then 12 negative pairs
+    first, second = x1[:, 0].long(), x2[:, 0].long()
+    assert (first != second).all()  # never a sample with itself
+    assert torch.equal(labels[first] == labels[second], same)
