@@ -92,7 +92,7 @@ def write_lab_settings(settings_dir: Path) -> None:
         path.write_text(json.dumps(values))
 
 
-def lab_environment(state_dir: Path) -> dict[str, str]:
+def lab_environment(state_dir: Path, *, fast: bool = True) -> dict[str, str]:
     """The server's environment: ours (MINIFACENET_DATA included), fast mode, private state folders."""
     env = dict(os.environ)
     for name in ("config", "runtime", "settings", "workspaces"):
@@ -102,8 +102,12 @@ def lab_environment(state_dir: Path) -> dict[str, str]:
         JUPYTER_RUNTIME_DIR=str(state_dir / "runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(state_dir / "settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(state_dir / "workspaces"),
-        MINIFACENET_FAST="1",
     )
+    # The kernel inherits the server's environment: fast mode on (CI) or off (as a student runs it).
+    if fast:
+        env["MINIFACENET_FAST"] = "1"
+    else:
+        env.pop("MINIFACENET_FAST", None)
     # A student's kernel draws inline figures; MPLBACKEND=Agg (set for the test run) would hide them.
     env.pop("MPLBACKEND", None)
     return env
@@ -166,12 +170,14 @@ def _ignore(*errors: type[BaseException]) -> Iterator[None]:
 
 
 @contextmanager
-def jupyter_lab(*, root_dir: Path, state_dir: Path, startup_timeout_s: float = 90) -> Iterator[LabServer]:
+def jupyter_lab(
+    *, root_dir: Path, state_dir: Path, fast: bool = True, startup_timeout_s: float = 90
+) -> Iterator[LabServer]:
     """Run JupyterLab for the duration of the ``with`` block; always stop it afterwards.
 
     On exit, raise ``AssertionError`` if a process of the server survives or the port stays taken.
     """
-    env = lab_environment(state_dir)
+    env = lab_environment(state_dir, fast=fast)
     write_lab_settings(state_dir / "settings")
     port, token = free_port(), secrets.token_hex(16)
     log_path = state_dir / "jupyter_lab.log"
