@@ -538,3 +538,43 @@ def update_sphere(fig, state: dict, *, embeddings=None, labels=None, violating=N
         fig.data[0].surfacecolor = sphere_caps(state["weight"], head, state["grid"])
         fig.data[2].update(x=bad[:, 0], y=bad[:, 1], z=bad[:, 2])
         fig.layout.title = violation_title(loss, head, int(violating.sum()), len(violating))
+
+
+def plot_sphere_static(
+    embeddings, labels, weight, *, loss: str = "arcface", m: float = 0.2, s: float = 10.0,
+    max_points: int = 2000, resolution: int = 60, elev: float = 20.0, azim: float = 30.0, ax=None, **extra,
+):  # fmt: skip
+    """Figure 5 without plotly (matplotlib 3-D, for static pages): the same caps, points,
+    class centres and violators as :func:`plot_sphere`, from one viewpoint (only the
+    hemisphere facing the viewer gets points; the title counts every sample)."""
+    from .geometry import CosineCache, make_head, sphere_grid, unit
+
+    weight, labels = unit(weight), _numpy(labels).astype(int)
+    if ax is None:
+        ax = plt.figure(figsize=(6, 6)).add_subplot(projection="3d")
+    ax.computed_zorder = False  # draw in call order: sphere, then the points in front of it
+    head = make_head(loss, m=m, s=s, weight=weight, **extra)
+    grid = sphere_grid(rows=resolution, cols=2 * resolution)
+    region = (sphere_caps(weight, head, grid) - 1.5).astype(int)  # -1 gap, else class
+    colors = 0.55 * class_colors(len(weight)) + 0.45
+    faces = np.where(region[..., None] >= 0, colors[region.clip(0)], np.array([0.8, 0.8, 0.8, 1.0]))
+    ax.plot_surface(*(0.98 * grid).transpose(2, 0, 1), facecolors=faces, shade=False, linewidth=0)
+    # matplotlib has no depth buffer: draw only what faces the viewer
+    view = np.radians([elev, azim])
+    towards = np.array(
+        [np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])]
+    )
+    shown = _subsample(len(labels), max_points, 0)
+    shown = shown[unit(_numpy(embeddings)[shown]) @ towards > 0]
+    points = unit(_numpy(embeddings)[shown])
+    violating = CosineCache.build(embeddings, labels, weight).violations(head)
+    ax.scatter(*points.T, c=class_colors(len(weight))[labels[shown]], s=3, depthshade=False)
+    ax.scatter(*points[violating[shown]].T, marker="x", color="red", s=12, depthshade=False)
+    for c, w in enumerate(weight):
+        if w @ towards > 0:
+            ax.plot(*np.stack([w, 1.3 * w]).T, color=class_colors(len(weight))[c], lw=2.5)
+    ax.view_init(elev=elev, azim=azim)
+    ax.set_box_aspect((1, 1, 1))
+    ax.set_axis_off()
+    ax.set_title(violation_title(loss, head, int(violating.sum()), len(violating)), fontsize=9)
+    return ax.figure

@@ -84,3 +84,14 @@ def test_plot_sphere_caps_and_violators():
     assert len(fig.data[2].x) == count and f"{count} of 300" in fig.layout.title.text
     with pytest.raises(ValueError, match="3-D"):
         viz.plot_sphere(embeddings[:, :2], labels, weight[:, :2])
+
+
+def test_plot_sphere_static_counts_like_the_geometry():
+    rng = np.random.default_rng(1)
+    weight = rng.normal(size=(3, 3))
+    labels = rng.integers(0, 3, 150)
+    embeddings = weight[labels] + rng.normal(scale=0.6, size=(150, 3))
+    fig = viz.plot_sphere_static(embeddings, labels, weight, loss="cosface", m=0.2, resolution=20)
+    head = make_head("cosface", m=0.2, weight=weight)
+    count = int(CosineCache.build(embeddings, labels, weight).violations(head).sum())
+    assert f"{count} of 150" in fig.axes[0].get_title()
