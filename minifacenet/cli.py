@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -105,6 +106,15 @@ def evaluate(model, loss, train_x, train_y, test_x, test_y, device) -> float:
     return accuracy(predict(loss.cpu(), test_emb), test_y)
 
 
+def json_ready(history: dict) -> dict:
+    """The history with NaN (no training accuracy for pair/triplet losses) as null: valid JSON."""
+
+    def clean(value):
+        return None if isinstance(value, float) and math.isnan(value) else value
+
+    return {key: [clean(value) for value in values] for key, values in history.items()}
+
+
 def train(args) -> int:
     from .viz import plot_embeddings
 
@@ -123,8 +133,13 @@ def train(args) -> int:
     test_accuracy = evaluate(model, loss, train_x, train_y, test_x, test_y, args.device)
     out = Path(args.out)
     save_checkpoint(out / "checkpoint.pt", model, loss, vars(args))
-    metrics = {"test_accuracy": test_accuracy, "history": history, "seconds": seconds, "args": vars(args)}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    metrics = {
+        "test_accuracy": test_accuracy,
+        "history": json_ready(history),
+        "seconds": seconds,
+        "args": vars(args),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
     figure = plot_embeddings(
         embed(model, test_x, device=args.device),
         test_y,

@@ -40,8 +40,9 @@ def test_help_lists_every_option(capsys):
     assert all(name in text for name in ("arcface", "cosface", "sphereface", "triplet", "olivetti"))
 
 
-def test_tiny_run_writes_checkpoint_metrics_and_figure(mnist_subset, monkeypatch, tmp_path, capsys):
-    # 512 training images, 1 epoch; the 10000 test images are cut to 500 to keep the test to seconds
+@pytest.fixture
+def small_test_split(monkeypatch):
+    """Cut the 10000 MNIST test images to 500, so a CLI run takes seconds."""
     full_split = cli.split
 
     def small_split(name, root):
@@ -49,11 +50,25 @@ def test_tiny_run_writes_checkpoint_metrics_and_figure(mnist_subset, monkeypatch
         return train_x, train_y, test_x[:500], test_y[:500]
 
     monkeypatch.setattr(cli, "split", small_split)
+
+
+def strict_json(text: str):
+    """Parse JSON as a browser would: NaN and Infinity are not JSON."""
+
+    def reject(constant):
+        raise ValueError(f"{constant} is not valid JSON")
+
+    return json.loads(text, parse_constant=reject)
+
+
+@pytest.mark.usefixtures("small_test_split")
+def test_tiny_run_writes_checkpoint_metrics_and_figure(mnist_subset, tmp_path, capsys):
+    # 512 training images, 1 epoch
     out = tmp_path / "run"
     code = cli.main(["train", "--limit", "512", "--epochs", "1", "--device", "cpu", "--out", str(out)])
     assert code == 0
     assert {p.name for p in out.iterdir()} == {"checkpoint.pt", "metrics.json", "embeddings.png"}
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = strict_json((out / "metrics.json").read_text())
     assert {"test_accuracy", "history", "seconds"} <= set(metrics)
     assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["seconds"] > 0
     assert len(metrics["history"]["loss"]) == 1
@@ -61,6 +76,16 @@ def test_tiny_run_writes_checkpoint_metrics_and_figure(mnist_subset, monkeypatch
     assert last_line == f"test_accuracy {100 * metrics['test_accuracy']:.2f}"
     assert (out / "embeddings.png").read_bytes()[:4] == b"\x89PNG"
     assert torch.load(out / "checkpoint.pt", weights_only=False)["loss_name"] == "softmax"
+
+
+@pytest.mark.usefixtures("small_test_split")
+def test_tiny_triplet_run_is_scored_by_nearest_neighbour(mnist_subset, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--loss", "triplet", "--mining", "batch-hard", "--margin", "0.3", "--limit", "200"]
+    assert cli.main([*argv, "--epochs", "1", "--device", "cpu", "--out", str(out)]) == 0
+    metrics = strict_json((out / "metrics.json").read_text())  # no NaN accuracy in the history
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("test_accuracy ")
 
 
 @pytest.mark.parametrize(
