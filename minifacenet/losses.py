@@ -31,7 +31,10 @@ EPS = 1e-7
 # --------------------------------------------------------------------------- checks
 def check_embeddings(embeddings: torch.Tensor) -> None:
     """Raise a clear error for NaN or infinite embeddings (they would silently poison W)."""
-    if not torch.isfinite(embeddings).all():
+    # a finite sum proves every entry finite (one cheap reduction); only an infinite or NaN
+    # sum (a bad entry, or an overflow of huge finite values) needs the element-wise test
+    values = embeddings.detach()  # no autograd node for a check
+    if not torch.isfinite(values.sum()) and not torch.isfinite(values).all():
         raise ValueError(
             "embeddings contain NaN or inf: the network diverged or its input is broken. "
             "Lower the learning rate, check the input images, or warm up the margin."
@@ -42,10 +45,14 @@ def check_labels(labels: torch.Tensor, num_classes: int) -> None:
     """Labels must be integers in ``[0, num_classes)``."""
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise ValueError(f"labels must be an integer tensor, got dtype {labels.dtype}")
-    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+    if not labels.numel():
+        return
+    # smallest and largest label in one pass, read back once
+    low, high = (int(value) for value in torch.aminmax(labels))
+    if low < 0 or high >= num_classes:
         raise ValueError(
             f"labels must lie in [0, {num_classes}) for num_classes={num_classes}; got values "
-            f"from {int(labels.min())} to {int(labels.max())}. Remap them or raise num_classes."
+            f"from {low} to {high}. Remap them or raise num_classes."
         )
 
 
@@ -90,7 +97,7 @@ class MarginHead(nn.Module):
 
     # -- the hooks a subclass overrides -------------------------------------------------
     def target_cosine(self, cos: torch.Tensor) -> torch.Tensor:
-        """Target-class cosine ``[N]`` -> the value with the margin applied (here: none)."""
+        """Target-class cosines (``[N]`` or ``[N, 1]``, element-wise) -> with the margin (here: none)."""
         return cos
 
     def scale_logits(self, cos: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
@@ -105,7 +112,7 @@ class MarginHead(nn.Module):
     def cosines(self, embeddings: torch.Tensor) -> torch.Tensor:
         """cos(theta_j) between each embedding and each class weight: ``[N, C]``."""
         # [N, D] @ [D, C] on unit vectors, clamped so later acos/sqrt stay finite
-        cos = F.normalize(embeddings, dim=1) @ F.normalize(self.weight, dim=1).T
+        cos = F.linear(F.normalize(embeddings, dim=1), F.normalize(self.weight, dim=1))
         return cos.clamp(-1.0, 1.0)
 
     def logits(self, embeddings: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -115,9 +122,10 @@ class MarginHead(nn.Module):
         if labels is not None:
             check_labels(labels, self.num_classes)
             index = labels.view(-1, 1)  # [N, 1]
-            # replace cos(theta_y) by its margin version, leave the other classes alone
-            target = self.target_cosine(cos.gather(1, index).squeeze(1))  # [N]
-            cos = cos.scatter(1, index, target.unsqueeze(1).to(cos.dtype))
+            # replace cos(theta_y) by its margin version, leave the other classes alone;
+            # the hook is element-wise, so it takes the [N, 1] column as it is
+            target = self.target_cosine(cos.gather(1, index))  # [N, 1]
+            cos = cos.scatter(1, index, target.to(cos.dtype))
         return self.scale_logits(cos, embeddings)
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -421,23 +429,34 @@ class TripletLoss(nn.Module):
         check_embeddings(embeddings)
         dist = self.distances(embeddings) if distances is None else distances  # [N, N]
         with torch.no_grad():
-            same = labels[:, None] == labels[None, :]  # [N, N]
-            eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
-            pos_mask, neg_mask = same & ~eye, ~same
+            pos_mask, neg_mask = self._masks(labels)
             if self.mining == "batch-hard":
                 return self._batch_hard(dist, pos_mask, neg_mask)
-            a, p = torch.nonzero(pos_mask, as_tuple=True)  # every positive pair [P]
             if self.mining == "random":
+                a, p = torch.nonzero(pos_mask, as_tuple=True)  # every positive pair [P]
                 return a, p, self._random_negative(a, neg_mask)
-            # gap[i, n] = d(a_i, n) - d(a_i, p_i) for each pair i and candidate n: [P, N]
-            gap = dist[a] - dist[a, p][:, None]
-            valid = neg_mask[a]
-            if self.mining == "semi-hard":
-                valid = valid & (gap > 0) & (gap < self.margin)
-            else:  # batch-all: every triplet that still violates the margin
-                valid = valid & (gap < self.margin)
+            a, p, valid = self._margin_candidates(dist, pos_mask, neg_mask)
             pair, n = torch.nonzero(valid, as_tuple=True)
-            return a[pair], p[pair], n
+            return a.index_select(0, pair), p.index_select(0, pair), n
+
+    @staticmethod
+    def _masks(labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Positive pairs (same label, not itself) and negative pairs: two ``[N, N]`` masks."""
+        same = labels[:, None] == labels[None, :]  # [N, N]
+        eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+        return same & ~eye, ~same
+
+    def _margin_candidates(self, dist, pos_mask, neg_mask):
+        """Semi-hard / batch-all: every positive pair ``(a, p)`` ``[P]`` and its negatives ``[P, N]``."""
+        a, p = torch.nonzero(pos_mask, as_tuple=True)  # every positive pair [P]
+        # gap[i, n] = d(a_i, n) - d(a_i, p_i) for each pair i and candidate n: [P, N]
+        # (index_select copies whole rows, much faster than advanced indexing dist[a])
+        gap = dist.index_select(0, a) - dist[a, p][:, None]
+        valid = neg_mask.index_select(0, a)
+        if self.mining == "semi-hard":
+            return a, p, valid & (gap > 0) & (gap < self.margin)
+        # batch-all: every triplet that still violates the margin
+        return a, p, valid & (gap < self.margin)
 
     @staticmethod
     def _batch_hard(dist, pos_mask, neg_mask):
@@ -456,15 +475,38 @@ class TripletLoss(nn.Module):
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         dist = self.distances(embeddings)  # [N, N]
+        if self.mining in ("semi-hard", "batch-all"):
+            check_embeddings(embeddings)
+            with torch.no_grad():
+                a, p, valid = self._margin_candidates(dist, *self._masks(labels))
+            return self._mean_over_valid(dist, a, p, valid, embeddings)
         a, p, n = self.mine(embeddings, labels, distances=dist)
         if len(a) == 0:
             # nothing to learn from this batch: an exact zero still attached to the graph
             return embeddings.sum() * 0.0
         losses = F.relu(dist[a, p] - dist[a, n] + self.margin)  # [T]
-        if self.mining == "batch-all":
-            active = losses > 0
-            return losses[active].mean() if active.any() else embeddings.sum() * 0.0
         return losses.mean()
+
+    def _mean_over_valid(self, dist, a, p, valid, embeddings) -> torch.Tensor:
+        """mean over the valid triplets of d(a, p) - d(a, n) + margin, without listing them.
+
+        Every semi-hard or batch-all triplet violates the margin, so its hinge is active and
+        the sum splits into weights on the distance matrix:
+        sum = sum_i count_i (d(a_i, p_i) + margin) - sum_{i, n} valid[i, n] d(a_i, n).
+        Same value and gradient as averaging the listed triplets, at the cost of [N, N] ops.
+        """
+        negatives = valid.to(dist.dtype)  # [P, N] 1 where (a_i, p_i, n) is a triplet
+        count = negatives.sum(1)  # [P] triplets per positive pair
+        total = count.sum()
+        if total == 0:
+            # nothing to learn from this batch: an exact zero still attached to the graph
+            return embeddings.sum() * 0.0
+        # weight[a, n] = -(triplets with anchor a and negative n); weight[a_i, p_i] = count_i
+        weight = torch.zeros_like(dist).index_add_(0, a, negatives).neg_()  # [N, N]
+        weight[a, p] += count  # positive pairs are distinct, so no index repeats
+        # summed in float64: the weighted terms cancel, and T can reach millions
+        weighted = (weight.double() * dist.double()).sum()
+        return (weighted / total.double()).to(dist.dtype) + self.margin
 
 
 METRIC_LOSSES = {"contrastive": ContrastiveLoss, "triplet": TripletLoss}
