@@ -44,7 +44,7 @@ from minifacenet.viz import plot_embeddings
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
 FAST = os.environ.get("MINIFACENET_FAST") == "1"
 seed_everything(0)
-TRAIN_SIZE = 3000 if FAST else 20000
+TRAIN_SIZE = 4000 if FAST else 20000
 TEST_SIZE = 1000 if FAST else 5000
 EPOCHS = 2 if FAST else 4
 MARGIN = 1.0
@@ -220,7 +220,7 @@ knn = knn_accuracy(emb_gallery, y_train[:2000], emb_after, y_test, k=5)
 print(f"negative/positive mean distance: {gap_before:.2f} before, {gap_after:.2f} after; 5-NN accuracy {knn:.3f}")
 assert history["loss"][-1] < history["loss"][0], "the loss did not decrease"
 assert gap_after > gap_before and gap_after > 1.5, "positive and negative pairs did not move apart"
-assert knn > (0.5 if FAST else 0.9), f"k-NN accuracy {knn:.3f} is too low"
+assert knn > (0.5 if FAST else 0.85), f"k-NN accuracy {knn:.3f} is too low"
 
 # %% [markdown]
 # The embedding itself. No class was ever named to the network, only "same" or "different";
