@@ -55,7 +55,9 @@ class TrainConfig:
 def batches(labels: torch.Tensor, loss: nn.Module, config: TrainConfig, generator):
     """Index batches for one epoch: shuffled for heads, P x K for pair/triplet losses."""
     if is_metric_loss(loss):
-        per_class = max(2, config.batch_size // config.classes_per_batch)
+        # K per class; a set smaller than one batch gives one batch of (about) all of it,
+        # as for heads, rather than an epoch with no batch at all
+        per_class = max(2, min(config.batch_size, len(labels)) // config.classes_per_batch)
         yield from pk_batches(
             labels,
             classes_per_batch=config.classes_per_batch,

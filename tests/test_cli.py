@@ -85,6 +85,7 @@ def test_tiny_triplet_run_is_scored_by_nearest_neighbour(mnist_subset, tmp_path,
     assert cli.main([*argv, "--epochs", "1", "--device", "cpu", "--out", str(out)]) == 0
     metrics = strict_json((out / "metrics.json").read_text())  # no NaN accuracy in the history
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
+    assert metrics["history"]["loss"][0] > 0  # 200 images < one P x K batch: still trained
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("test_accuracy ")
 
 

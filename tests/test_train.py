@@ -58,6 +58,18 @@ def test_fit_decreases_the_loss(mnist_subset, name, params):
         assert all(math.isnan(a) for a in history["accuracy"])  # no classifier to score
 
 
+@pytest.mark.parametrize("name", ["contrastive", "triplet"])
+def test_a_set_smaller_than_one_batch_still_trains(mnist_subset, name):
+    # 200 images, batch 256 = 10 classes x 25: the epoch must still make a step
+    images, labels = mnist_subset[0][:200], mnist_subset[1][:200]
+    model = tiny_net(2)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = L.build_loss(name, embedding_dim=2, num_classes=10)
+    history = fit(model, loss, images, labels, epochs=1, batch_size=256, classes_per_batch=10, device="cpu")
+    assert history["loss"][0] > 0
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+
+
 def test_same_seed_same_run(mnist_subset):
     images, labels = mnist_subset[0][:256], mnist_subset[1][:256]
 
