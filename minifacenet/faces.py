@@ -240,7 +240,7 @@ def train_face_model(
 
 # --------------------------------------------------------------------------- evaluation
 def evaluate_fold(
-    model: nn.Module, loss: nn.Module, images: torch.Tensor, labels: torch.Tensor, split: OpenSetSplit
+    model: nn.Module, loss: nn.Module | None, images: torch.Tensor, labels: torch.Tensor, split: OpenSetSplit
 ) -> FoldResult:
     """Scores of a trained model on one fold's unseen people (and angles on its training people).
 
@@ -248,7 +248,7 @@ def evaluate_fold(
     :data:`~minifacenet.metrics.FAR_TARGETS`, ``accuracy`` (10-fold threshold),
     ``knn_accuracy``, ``gallery_accuracy``, ``kmeans_nmi``/``_ari``, ``agglomerative_nmi``/``_ari``,
     the unseen people's ``intra``/``inter`` angles and the training people's ``train_*`` angles
-    (``train_w_ec``, ``train_w_inter`` are NaN for contrastive and triplet: they have no W).
+    (``train_w_ec``, ``train_w_inter`` are NaN for contrastive, triplet and ``loss=None``: no W).
     """
     test_embeddings = embed(model, images[split.test_index])  # [N_test, D]
     test_labels = labels[split.test_index]
@@ -273,6 +273,23 @@ def evaluate_fold(
         test_index=split.test_index,
         threshold=verified["eer_threshold"],
     )
+
+
+def untrained_fold(
+    images: torch.Tensor, labels: torch.Tensor, split: OpenSetSplit, *, config: FaceConfig | None = None
+) -> FoldResult:
+    """The baseline row: the same network with random weights, never trained.
+
+    Whatever a loss scores above this is what training on *other* people taught the network.
+    """
+    config = config or FaceConfig()
+    start = time.perf_counter()
+    torch.manual_seed(split.fold)  # the initial network the losses start from on this fold
+    model = EmbeddingNet(config.embedding_dim, images.shape[1], widths=config.widths)
+    result = evaluate_fold(model, None, images, labels, split)
+    result.loss = "untrained"
+    result.scores["seconds"] = time.perf_counter() - start
+    return result
 
 
 def run_fold(
@@ -337,15 +354,24 @@ def describe(result: FoldResult) -> str:
 
 
 # --------------------------------------------------------------------------- tables
-# (key in FoldResult.scores, column header, factor): the README table's columns
+# (key in FoldResult.scores, column header, factor, decimals): the README table's columns
 TABLE_COLUMNS = (
-    ("auc", "AUC (%)", 100),
-    ("eer", "EER (%)", 100),
-    ("tar@far=0.01", "TAR@FAR=1% (%)", 100),
-    ("tar@far=0.1", "TAR@FAR=10% (%)", 100),
-    ("accuracy", "verif. acc. (%)", 100),
-    ("knn_accuracy", "1-NN acc. (%)", 100),
-    ("kmeans_nmi", "NMI (k-means)", 1),
+    ("auc", "AUC (%)", 100, 1),
+    ("eer", "EER (%)", 100, 1),
+    ("tar@far=0.01", "TAR@FAR=1% (%)", 100, 1),
+    ("tar@far=0.1", "TAR@FAR=10% (%)", 100, 1),
+    ("accuracy", "verif. acc. (%)", 100, 1),
+    ("knn_accuracy", "1-NN acc. (%)", 100, 1),
+    ("kmeans_nmi", "NMI (k-means)", 1, 3),
+)
+# ArcFace's Table 3 angles (degrees) on the training people and on the unseen people
+ANGLE_COLUMNS = (
+    ("train_w_ec", "W-EC (train)", 1, 1),
+    ("train_w_inter", "W-Inter (train)", 1, 1),
+    ("train_intra", "Intra (train)", 1, 1),
+    ("train_inter", "Inter (train)", 1, 1),
+    ("intra", "Intra (unseen)", 1, 1),
+    ("inter", "Inter (unseen)", 1, 1),
 )
 
 
@@ -368,17 +394,39 @@ def summarise(results: Iterable[FoldResult]) -> dict[str, dict[str, tuple[float,
 
 
 def markdown_table(summary: dict[str, dict[str, tuple[float, float]]], *, columns=TABLE_COLUMNS) -> str:
-    """A markdown table, one row per loss, each cell ``mean ± std``."""
-    lines = ["| loss | " + " | ".join(header for _, header, _ in columns) + " |"]
+    """A markdown table, one row per loss, each cell ``mean ± std`` (``–`` where undefined)."""
+    lines = ["| loss | " + " | ".join(column[1] for column in columns) + " |"]
     lines.append("|---|" + "---:|" * len(columns))
     for loss_name, scores in summary.items():
         cells = []
-        for key, _, factor in columns:
+        for key, _, factor, decimals in columns:
             mean, std = scores[key]
-            digits = 1 if factor == 100 else 3
-            cells.append(f"{factor * mean:.{digits}f} ± {factor * std:.{digits}f}")
+            cells.append(
+                "–" if np.isnan(mean) else f"{factor * mean:.{decimals}f} ± {factor * std:.{decimals}f}"
+            )
         lines.append(f"| {loss_name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def paired_gaps(
+    results: Iterable[FoldResult], *, key: str = "tar@far=0.01", baseline: str = "softmax"
+) -> dict:
+    """Each loss minus ``baseline`` on the *same* fold: ``{loss: (mean gap, std of gap, wins, folds)}``.
+
+    Folds differ in difficulty (some strangers look alike), which inflates each loss's own std;
+    the per-fold difference cancels that, because every loss meets the same people.
+    """
+    per_fold: dict[str, dict[int, float]] = {}
+    for result in results:
+        per_fold.setdefault(result.loss, {})[result.fold] = result.scores[key]
+    if baseline not in per_fold:
+        raise ValueError(f"no {baseline!r} results to compare with: include it in the losses")
+    gaps = {}
+    for loss_name, scores in per_fold.items():
+        # [folds] differences on the folds both losses ran
+        diff = np.array([scores[k] - per_fold[baseline][k] for k in scores if k in per_fold[baseline]])
+        gaps[loss_name] = (float(diff.mean()), float(diff.std()), int((diff > 0).sum()), len(diff))
+    return gaps
 
 
 def config_dict(config: FaceConfig) -> dict:
@@ -434,3 +482,35 @@ def plot_pairs(images: torch.Tensor, pairs: list[tuple[int, int, float]], *, tit
         ax.set_title(f"cos {score:.2f}", fontsize=8)
     axes_row[0].figure.suptitle(title, fontsize=10)
     return axes_row[0].figure
+
+
+def plot_features(embeddings, labels, *, weight=None, ax=None, title: str | None = None):
+    """2-D features as they are, or 3-D features projected onto the unit sphere (``ax`` must then
+    be a 3-D axes); class weights, if given, drawn as lines from the origin."""
+    import matplotlib.pyplot as plt
+
+    x, y = M._numpy(embeddings), M._numpy(labels)
+    dim = x.shape[1]
+    if dim not in (2, 3):
+        raise ValueError(
+            f"plot_features draws 2-D or 3-D features, got {dim}-D: train with embedding_dim=2 or 3"
+        )
+    if ax is None:
+        ax = plt.figure(figsize=(4, 4)).add_subplot(projection="3d" if dim == 3 else None)
+    colors = plt.get_cmap("tab10")(y % 10)
+    points = x if dim == 2 else M._unit(x)
+    reach = np.abs(points).max() * 1.1
+    ax.scatter(*points.T, c=colors, s=6, alpha=0.8, linewidths=0)
+    if weight is not None:
+        w = M._unit(np.asarray(M._numpy(weight), dtype=np.float64)) * reach
+        for c, direction in enumerate(w):
+            ax.plot(*np.stack([np.zeros(dim), direction]).T, color=plt.get_cmap("tab10")(c % 10), lw=1.2)
+    if dim == 2:
+        ax.set_aspect("equal")
+        ax.axhline(0, color="0.85", lw=0.5, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.5, zorder=0)
+    else:
+        ax.set_box_aspect((1, 1, 1))
+        ax.set_axis_off()
+    ax.set_title(title or "", fontsize=9)
+    return ax.figure

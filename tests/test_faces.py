@@ -115,14 +115,31 @@ def fold(loss_name, fold_index, **scores):
 
 def test_summarise_and_table():
     columns = faces.TABLE_COLUMNS
-    results = [fold("arcface", k, **{key: 0.5 + 0.1 * k for key, _, _ in columns}) for k in range(2)]
-    results.append(fold("softmax", 0, **{key: 0.25 for key, _, _ in columns}))
+    results = [fold("arcface", k, **{column[0]: 0.5 + 0.1 * k for column in columns}) for k in range(2)]
+    results.append(fold("softmax", 0, **{column[0]: 0.25 for column in columns}))
     summary = faces.summarise(results)
     assert list(summary) == ["arcface", "softmax"]
     assert summary["arcface"]["auc"] == pytest.approx((0.55, 0.05))
     table = faces.markdown_table(summary).splitlines()
     assert "TAR@FAR=1%" in table[0] and len(table) == 4
     assert table[2].startswith("| arcface | 55.0 ± 5.0 |") and table[2].endswith("| 0.550 ± 0.050 |")
+
+
+def test_angle_table_marks_missing_weights():
+    results = [fold("triplet", 0, **{column[0]: math.nan for column in faces.ANGLE_COLUMNS})]
+    results[0].scores["intra"] = 12.34
+    row = faces.markdown_table(faces.summarise(results), columns=faces.ANGLE_COLUMNS).splitlines()[2]
+    assert row.startswith("| triplet | – | – |") and "12.3 ± 0.0" in row
+
+
+def test_paired_gaps_compare_on_the_same_fold():
+    results = [fold("softmax", k, auc=a) for k, a in enumerate((0.5, 0.9))]
+    results += [fold("arcface", k, auc=a) for k, a in enumerate((0.6, 0.9))]
+    gaps = faces.paired_gaps(results, key="auc")
+    assert gaps["arcface"] == pytest.approx((0.05, 0.05, 1, 2))
+    assert gaps["softmax"] == (0.0, 0.0, 0, 2)
+    with pytest.raises(ValueError, match="include it"):
+        faces.paired_gaps(results, key="auc", baseline="cosface")
 
 
 def test_mean_roc_interpolates_each_fold():
