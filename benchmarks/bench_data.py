@@ -28,7 +28,7 @@ BATCH = 256
 EPOCH_IMAGES = 60000
 EPOCH_BATCHES = EPOCH_IMAGES // BATCH  # 234 full batches, as fit drops the partial one
 FIT_BATCHES = 4  # training batches timed per call in part (a)
-FIT_REPEATS = 9
+FIT_REPEATS = 15
 LOADER_BATCHES = 24  # textbook DataLoader batches timed per call in part (b)
 LOADER_REPEATS = 3
 
