@@ -1,0 +1,238 @@
+# %% [markdown]
+# # 07 · Margin playground: every margin on one model
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/07_margin_playground.ipynb)
+#
+# **What you will learn**
+# - To read one trained 2-D model through every margin of the course: normalised softmax, SphereFace,
+#   CosFace, ArcFace and the combined margin, with all their knobs ($m$, $s$, $m_1$, $m_2$, $m_3$).
+# - Which samples each margin counts as violators, and how the margin regions share the circle.
+# - What $s$ does to the class probability, and the bounds that tie $s$ and $m$ to the number of classes.
+#
+# Previous: [06 · Faces](06_faces.ipynb) · Next: back to [00 · Softmax features](00_softmax_features.ipynb)
+
+# %%
+# Setup. In Colab, install minifacenet from its repository; locally it is already installed.
+import subprocess
+import sys
+
+try:
+    import google.colab  # noqa: F401
+
+    IN_COLAB = True
+except ImportError:
+    IN_COLAB = False
+if IN_COLAB:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                    "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
+
+# %%
+import os
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+
+from minifacenet import viz
+from minifacenet.data import mnist
+from minifacenet.geometry import violation_mask
+from minifacenet.losses import ArcFace
+from minifacenet.metrics import accuracy
+from minifacenet.models import EmbeddingNet
+from minifacenet.train import embed, fit, predict, seed_everything
+from minifacenet.widgets import MarginExplorer
+
+# Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
+FAST = os.environ.get("MINIFACENET_FAST") == "1"
+seed_everything(0)
+TRAIN_SIZE = 6000 if FAST else 20000  # MNIST training digits
+TEST_SIZE = 2000 if FAST else 10000  # MNIST test digits we embed and explore
+EPOCHS = 2 if FAST else 5
+BATCH = 64 if FAST else 128
+plt.rcParams["figure.dpi"] = 80
+print(f"fast mode: {FAST}")
+
+# %% [markdown]
+# ## The family on one page
+#
+# Every head computes $\cos\theta_j$ between the normalised feature and the normalised class weights and
+# changes only the target class $y$. With the combined margin of insightface,
+#
+# $$\text{target logit} = s\,\bigl(\cos(m_1\theta_y + m_2) - m_3\bigr),\qquad \text{other logits} = s\cos\theta_j,$$
+#
+# | loss | $(m_1, m_2, m_3)$ | the explorer's **m** slider is | binary boundary |
+# |---|---|---|---|
+# | normalised softmax | (1, 0, 0) | (unused) | $\theta_1 = \theta_2$ |
+# | SphereFace | ($m$, 0, 0), integer $m$, scale $\lVert x\rVert$ | $m \in \{1, \dots, 6\}$ | $m\theta_1 = \theta_2$ |
+# | CosFace | (1, 0, $m$) | $m_3$ | $\cos\theta_1 - m = \cos\theta_2$ |
+# | ArcFace | (1, $m$, 0) | $m_2$ | $\theta_1 + m = \theta_2$ |
+# | combined | ($m_1$, $m_2$, $m_3$) | $m_2$ (with the $m_1$, $m_3$ sliders below) | $\cos(m_1\theta_1 + m_2) - m_3 = \cos\theta_2$ |
+#
+# A sample **violates** the margin when its target logit, margin applied, does not beat every other logit.
+# It can still be classified correctly: at test time there is no margin.
+
+# %% [markdown]
+# ## One trained model
+#
+# A 2-D ArcFace model ($s = 10$, $m = 0.2$, margin warmed up from 0) on MNIST. Its features stay fixed
+# for the rest of the notebook; every slider below only changes the margin through which we look at them.
+
+# %%
+train_images, train_labels = mnist(train=True)
+test_images, test_labels = mnist(train=False)
+train_images, train_labels = train_images[:TRAIN_SIZE], train_labels[:TRAIN_SIZE]
+test_images, test_labels = test_images[:TEST_SIZE], test_labels[:TEST_SIZE]
+
+seed_everything(0)
+model = EmbeddingNet(embedding_dim=2)
+head = ArcFace(2, 10, s=10.0, m=0.2)
+history = fit(model, head, train_images, train_labels, epochs=EPOCHS, batch_size=BATCH, lr=1e-2,
+              margin_warmup=EPOCHS * (TRAIN_SIZE // BATCH) // 2)
+embeddings = embed(model, test_images)  # [N, 2]
+test_accuracy = accuracy(predict(head, embeddings), test_labels)
+print(f"loss per epoch: {[round(v, 3) for v in history['loss']]}; test accuracy {test_accuracy:.4f}")
+
+# %%
+# the notebook fails here if training did not work
+assert history["loss"][-1] < history["loss"][0], "the loss did not decrease"
+assert test_accuracy > (0.5 if FAST else 0.93), f"test accuracy {test_accuracy:.3f} is too low"
+
+# %% [markdown]
+# ## The same features under five margins (static)
+#
+# Each panel: the test digits on the unit circle, the arc where each class wins **with** the margin, grey
+# gaps that belong to no class, and red rings around the digits that violate that margin.
+
+# %%
+VIEWS = [("normface", {"m": 0.0}), ("sphereface", {"m": 2}), ("cosface", {"m": 0.1}),
+         ("arcface", {"m": 0.2}), ("combined", {"m": 0.2, "m1": 1.0, "m3": 0.1})]
+fig, axes = plt.subplots(1, 5, figsize=(20, 4.6), constrained_layout=True)
+for ax, (loss, params) in zip(axes, VIEWS, strict=True):
+    viz.plot_margin_circle(embeddings, test_labels, head.weight, loss=loss, s=head.s, ax=ax,
+                           max_points=2000, **params)
+plt.show()
+
+# %%
+# violations must grow with the margin: a check of the whole pipeline on the trained features
+counts = [int(violation_mask(embeddings, test_labels, head.weight, loss="arcface", m=m).sum())
+          for m in (0.0, 0.2, 0.4, 0.6)]
+print("ArcFace violators at m = 0, 0.2, 0.4, 0.6:", counts, f"of {len(test_labels)}")
+assert (np.diff(counts) >= 0).all() and counts[-1] > counts[0], counts
+
+# %% [markdown]
+# The two pictures that explain the rest: the target logit of each loss against $\theta$ (left), and, for
+# two classes, where each wins with margin in the $(\theta_1, \theta_2)$ plane (right: grey is the margin).
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 4.5), constrained_layout=True)
+viz.plot_target_logits(m=0.3, sphereface_m=2, ax=ax)
+plt.show()
+viz.plot_all_binary_boundaries(m=0.3, sphereface_m=2)
+plt.show()
+
+# %% [markdown]
+# ## Every slider together
+#
+# * **loss** picks the head; **m** is its margin (SphereFace: an integer; combined: $m_2$); **s** the scale.
+# * **m1** and **m3** act on the combined margin (and draw its curve in the target-logit panel);
+#   **easy_margin** switches ArcFace to the margin-only-below-$90°$ variant.
+#
+# Top left: the circle with margin arcs and violators; top right: the raw 2-D features; bottom left: the
+# target logits; bottom right: the probability of class 0 around the circle at the current $s$ and $m$.
+# Nothing is retrained: the cosines are computed once and only the margin is re-applied.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+explorer = MarginExplorer(head=head, embeddings=embeddings, labels=test_labels)
+
+
+def extra_control(control, key):
+    """Wire a control to one of the explorer's extra margin parameters (m1, m3, easy_margin)."""
+    def changed(change):
+        explorer.extra[key] = change["new"]
+        explorer.update()
+
+    control.observe(changed, names="value")
+    return control
+
+
+m1_slider = extra_control(widgets.FloatSlider(value=1.0, min=1.0, max=2.0, step=0.05, description="m1"), "m1")
+m3_slider = extra_control(widgets.FloatSlider(value=0.2, min=0.0, max=0.5, step=0.01, description="m3"), "m3")
+easy_box = extra_control(widgets.Checkbox(value=False, description="easy_margin"), "easy_margin")
+explorer.extra.update(m1=m1_slider.value, m3=m3_slider.value, easy_margin=easy_box.value)
+widgets.VBox([widgets.HBox([m1_slider, m3_slider, easy_box]), explorer])
+
+# %% [markdown]
+# ### Optional: a model trained at each m
+#
+# Above, the features never change: only the margin through which we read them. The explorer's second
+# mode swaps in features of 2-D models **trained** at the slider's $m$ (each trained once, on 2,000
+# digits, then cached on disk; the first move to a new $m$ takes a minute on a CPU). It runs in full mode;
+# set `TRAINED_MODE = True` to try it in fast mode.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+TRAINED_MODE = not FAST
+if TRAINED_MODE:
+    trained_explorer = MarginExplorer(loss="arcface", m=0.2, embeddings=embeddings, labels=test_labels,
+                                      weight=head.weight)
+    trained_explorer.use_trained_models(margins=(0.0, 0.1, 0.2, 0.3, 0.4))
+    display(trained_explorer)
+
+# %% [markdown]
+# ## Exercises
+#
+# **1.** With the explorer on ArcFace, find the margin at which half of the test digits violate it. Then
+# compute it: `violation_mask` returns the violators for any loss and margin.
+#
+# <details><summary>Solution</summary>
+#
+# ```python
+# margins = np.linspace(0, 0.8, 81)
+# share = [violation_mask(embeddings, test_labels, head.weight, loss="arcface", m=m).mean() for m in margins]
+# print(margins[np.searchsorted(share, 0.5)])
+# ```
+# The features were trained with $m = 0.2$, so few digits violate $m = 0.2$ and half of them violate a
+# margin a little larger (about $0.3$–$0.4$ rad for the full-mode model; it depends on the run).
+# </details>
+#
+# **2.** Set the loss to *combined* with $m_1 = 1$, $m_3 = 0$: the combined margin should be ArcFace. Compare the
+# two target-logit curves for $m = 0.5$: where do they differ, and why?
+#
+# <details><summary>Solution</summary>
+#
+# They agree for $\theta \le \pi - m$. Past it, both must keep falling; they just continue differently:
+# `ArcFace` uses $\cos\theta - m\sin m$, `CombinedMargin` reflects to $-1 - (m_1\theta + m_2 - \pi)$.
+#
+# ```python
+# import torch
+# from minifacenet.losses import target_logit_curve
+# theta = torch.linspace(0, np.pi, 7, dtype=torch.float64)
+# print(target_logit_curve("arcface", theta, s=1.0, m=0.5))
+# print(target_logit_curve("combined", theta, s=1.0, m1=1.0, m2=0.5, m3=0.0))
+# ```
+# </details>
+#
+# **3.** Move $s$ down to 2 on CosFace: the probability of class 0 never gets close to 1, even at $\varphi = 0$.
+# Which $s$ is needed for 10 classes to reach $P = 0.9$?
+#
+# <details><summary>Solution</summary>
+#
+# CosFace's bound: $s \ge \frac{C-1}{C}\ln\frac{(C-1)P}{1-P} = 0.9\ln 81 = 3.95$.
+#
+# ```python
+# from minifacenet.geometry import scale_lower_bound
+# print(scale_lower_bound(10, 0.9), scale_lower_bound(10, 0.99))   # 3.955  6.1
+# ```
+# </details>
+
+# %% [markdown]
+# ## What to remember
+#
+# - One trained model can be read through any margin: a margin is a *condition* on the cosines, and
+#   switching it only changes which samples count as violators.
+# - Every margin of this course is one formula, $s(\cos(m_1\theta + m_2) - m_3)$ (SphereFace with the feature
+#   norm as scale); the binary boundaries show their shapes: a ratio, a cosine gap, an angle gap.
+# - $s$ decides how sharp the class probability can get (lower bound from $C$ and $P$); $m$ decides how much
+#   room each class must leave (upper bound from $C$ and the dimension).
