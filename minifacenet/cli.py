@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--warmup", type=positive_int(0), default=0, help="margin warm-up: steps over which m ramps up from 0"
     )
+    t.add_argument(
+        "--shift", type=positive_int(0), default=2, help="augmentation: random shifts of up to N pixels"
+    )
     t.add_argument("--batch-size", type=positive_int(2), default=256)
     t.add_argument("--lr", type=float, default=TrainConfig.lr)
     t.add_argument("--seed", type=int, default=0)
@@ -125,7 +128,12 @@ def train(args) -> int:
     loss = L.build_loss(args.loss, embedding_dim=args.dim, num_classes=num_classes, **loss_params(args))
     model = EmbeddingNet(args.dim, in_channels=train_x.shape[1])
     config = TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, margin_warmup=args.warmup, seed=args.seed
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        margin_warmup=args.warmup,
+        max_shift=args.shift,
+        seed=args.seed,
     )
     start = time.perf_counter()
     history = fit(model, loss, train_x, train_y, config=config, device=args.device)

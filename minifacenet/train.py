@@ -47,9 +47,33 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 5e-4
     margin_warmup: int = 0  # steps over which the margin ramps from 0 to its value
+    max_shift: int = 0  # random shifts of up to this many pixels (the CLI uses 2)
     classes_per_batch: int = 10  # P, for pair and triplet losses
     seed: int = 0
     history: dict = field(default_factory=dict)
+
+
+def random_shift(images: torch.Tensor, *, max_shift: int, generator=None) -> torch.Tensor:
+    """Shift each image by its own random (dy, dx) in [-max_shift, max_shift], zero-filled.
+
+    out[n, :, i, j] = padded[n, :, i + dy_n, j + dx_n], padded = images with max_shift zeros
+    on every side: a cheap augmentation that stops a 2-D embedding net memorising positions.
+    """
+    if max_shift < 0:
+        raise ValueError(f"max_shift must be >= 0 pixels, got {max_shift}")
+    if max_shift == 0:
+        return images
+    n, _, height, width = images.shape
+    # [N, C, H + 2k, W + 2k]
+    padded = nn.functional.pad(images, (max_shift,) * 4)
+    # per-image offsets into the padded image, [2, N] in {0, ..., 2k}
+    offsets = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(images.device)
+    # row and column indices [N, H, 1] and [N, 1, W], broadcast to [N, H, W]
+    rows = offsets[0].view(n, 1, 1) + torch.arange(height, device=images.device).view(1, height, 1)
+    cols = offsets[1].view(n, 1, 1) + torch.arange(width, device=images.device).view(1, 1, width)
+    batch = torch.arange(n, device=images.device).view(n, 1, 1)
+    # advanced indexing around the channel slice gives [N, H, W, C] -> [N, C, H, W]
+    return padded[batch, :, rows, cols].permute(0, 3, 1, 2)
 
 
 def batches(labels: torch.Tensor, loss: nn.Module, config: TrainConfig, generator):
@@ -127,7 +151,8 @@ def fit(
     ``loss`` is a margin head taking ``(embeddings, labels)`` or a pair/triplet loss, which
     then gets P x K batches. Keyword ``overrides`` replace fields of ``config``. The history
     holds per-epoch ``loss``, ``accuracy`` (training batches, heads only) and ``seconds``.
-    ``augment``, if given, maps each batch of images ``[B, C, H, W]`` to an augmented batch.
+    ``augment``, if given, maps each batch of images ``[B, C, H, W]`` to an augmented batch
+    (after the random shifts of ``config.max_shift``).
     """
     config = TrainConfig(**{**asdict(config or TrainConfig()), **overrides})
     generator = seed_everything(config.seed)
@@ -147,6 +172,7 @@ def fit(
         for index in batches(labels, loss, config, generator):
             on_step(loss, step, config)
             x, y = images[index].to(device), labels[index].to(device)
+            x = random_shift(x, max_shift=config.max_shift, generator=generator)
             x = augment(x) if augment is not None else x
             value, hits = loss_and_correct(model, loss, x, y)
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Regenerate the accuracy table of docs/results.md: one CLI run per row, then the table.
+#
+#   bash scripts/train_table.sh                      # every row (long: about an hour on 2 cores)
+#   bash scripts/train_table.sh 2d-softmax 2d-arcface-m0.3   # only the named rows
+#   bash scripts/train_table.sh --list               # row names and commands
+#   bash scripts/train_table.sh --table              # the markdown table from finished runs
+#
+# Each row writes runs/table/<row>/{metrics.json,checkpoint.pt,embeddings.png}; --table
+# reads them back, so rows can be (re)run one at a time, in any order, on any machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${MINIFACENET_TABLE_OUT:-runs/table}"
+
+# name | CLI arguments after "python -m minifacenet train" | target test accuracy (%)
+ROWS=(
+  "2d-softmax|--loss softmax --dim 2 --epochs 10|98.9"
+  "2d-normface|--loss normface --dim 2 --scale 10 --epochs 10|98.5"
+  "2d-sphereface-m4|--loss sphereface --dim 2 --margin 4 --epochs 10|98.5"
+  "2d-cosface-m0.1|--loss cosface --dim 2 --margin 0.1 --scale 10 --epochs 10|98.9"
+  "2d-arcface-m0.2|--loss arcface --dim 2 --margin 0.2 --scale 10 --epochs 10|98.9"
+  "2d-arcface-m0.3|--loss arcface --dim 2 --margin 0.3 --scale 10 --epochs 10 --warmup 1000|98.5"
+  "2d-contrastive|--loss contrastive --dim 2 --margin 1 --epochs 10|98.5"
+  "2d-triplet|--loss triplet --dim 2 --margin 0.2 --mining semi-hard --epochs 10|98.5"
+  "3d-softmax|--loss softmax --dim 3 --epochs 10|99.2"
+  "3d-normface|--loss normface --dim 3 --scale 10 --epochs 10|99.2"
+  "3d-sphereface-m4|--loss sphereface --dim 3 --margin 4 --epochs 10|99.2"
+  "3d-cosface-m0.2|--loss cosface --dim 3 --margin 0.2 --scale 10 --epochs 10|99.2"
+  "3d-arcface-m0.3|--loss arcface --dim 3 --margin 0.3 --scale 10 --epochs 10 --warmup 1000|99.2"
+  "3d-combined|--loss combined --dim 3 --margin 0.2 --scale 10 --epochs 10|99.2"
+)
+
+row_field() { # row_field <row> <1|2|3>
+  cut -d'|' -f"$2" <<<"$1"
+}
+
+table() {
+  python - "$out" "${ROWS[@]}" <<'PY'
+import json, sys
+from pathlib import Path
+
+out, rows = Path(sys.argv[1]), [r.split("|") for r in sys.argv[2:]]
+print("| row | loss | dim | m | s | epochs | warm-up | test acc. (%) | seconds | target (%) | met? | command |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+for name, flags, target in rows:
+    path = out / name / "metrics.json"
+    if not path.exists():
+        print(f"| {name} | not run | | | | | | | | {target} | | `{flags}` |")
+        continue
+    m = json.loads(path.read_text())
+    a, acc = m["args"], 100 * m["test_accuracy"]
+    margin = "-" if a["margin"] is None else f"{a['margin']:g}"
+    scale = "|x|" if a["loss"] in ("softmax", "sphereface") else ("-" if a["scale"] is None else f"{a['scale']:g}")
+    met = "yes" if acc >= float(target) else "**no**"
+    print(
+        f"| {name} | {a['loss']} | {a['dim']} | {margin} | {scale} | {a['epochs']} | {a['warmup']} "
+        f"| {acc:.2f} | {m['seconds']:.0f} | {target} | {met} | `python -m minifacenet train {flags}` |"
+    )
+PY
+}
+
+case "${1:-}" in
+  --list)
+    for row in "${ROWS[@]}"; do
+      echo "$(row_field "$row" 1): python -m minifacenet train $(row_field "$row" 2)"
+    done
+    exit 0
+    ;;
+  --table)
+    table
+    exit 0
+    ;;
+esac
+
+wanted=("$@")
+for row in "${ROWS[@]}"; do
+  name="$(row_field "$row" 1)"
+  if [ "${#wanted[@]}" -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then
+    continue
+  fi
+  echo "== $name: python -m minifacenet train $(row_field "$row" 2)"
+  # shellcheck disable=SC2046 # the flags are meant to split into words
+  python -m minifacenet train $(row_field "$row" 2) --out "$out/$name"
+done
+table
