@@ -31,7 +31,7 @@ ARTIFACTS = ROOT / "artifacts" / "browser"
 # The first of these that exists is driven (the playground is the shortest in fast mode).
 NOTEBOOKS = ["07_margin_playground.ipynb", "05_arcface.ipynb"]
 # CI runs the notebook in fast mode (<= 90 s on 2 idle cores); MINIFACENET_BROWSER_FULL=1 runs it as a
-# student does, which is how docs/browser/*.png were made (with MINIFACENET_UPDATE_SCREENSHOTS=1).
+# student does. MINIFACENET_UPDATE_SCREENSHOTS=1 copies the two screenshots to docs/browser/
 FULL_MODE = os.environ.get("MINIFACENET_BROWSER_FULL") == "1"
 FAST_RUN_TIMEOUT_S, FULL_RUN_TIMEOUT_S = 480, 1800
 # The m slider moves one step (0.01) per ArrowRight; Home takes it to its minimum (0).
