@@ -510,7 +510,8 @@ def plot_features(embeddings, labels, *, weight=None, ax=None, title: str | None
         ax.axhline(0, color="0.85", lw=0.5, zorder=0)
         ax.axvline(0, color="0.85", lw=0.5, zorder=0)
     else:
-        ax.set_box_aspect((1, 1, 1))
+        ax.set(xlim=(-0.8, 0.8), ylim=(-0.8, 0.8), zlim=(-0.8, 0.8))  # the unit sphere, filling the box
+        ax.set_box_aspect((1, 1, 1), zoom=1.2)
         ax.set_axis_off()
     ax.set_title(title or "", fontsize=9)
     return ax.figure

@@ -347,7 +347,7 @@ print(f"annealed:     loss per epoch {[round(v, 3) for v in six[4]['history']['l
 # %% [markdown]
 # Read the printout: without annealing the first epoch's loss is far above that of the annealed run, and the
 # features end with a smaller norm $\lVert x\rVert$ (the scale of every logit), as the argument above predicts.
-# In our small network (BatchNorm, Adam, a learning-rate warm-up) pure A-Softmax still learns, only worse;
+# In our small network (BatchNorm, Adam, a learning-rate warm-up) pure A-Softmax still learns, only more slowly;
 # with the paper's deep networks and plain SGD this is where training stalls at $\ln C$ or diverges.
 
 # %% [markdown]
