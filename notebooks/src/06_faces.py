@@ -230,8 +230,9 @@ assert summary["arcface"]["auc"][0] > summary["untrained"]["auc"][0], summary["a
 assert all(scores["auc"][0] > 0.6 for scores in summary.values())
 
 # %% [markdown]
-# **The honest answer, with more folds.** The README's table is the same measurement on 8 folds (the 4-fold
-# split of the people, done twice with different shuffles) and 40 epochs, made by
+# **The honest answer needs more folds.** Two folds, as above, are too few to settle it either way. The
+# README's table is the same measurement on 8 folds (the 4-fold split of the people, done twice with
+# different shuffles) and 40 epochs, made by
 # `python scripts/faces_table.py --repeats 2`. There, TAR@FAR=1 % is 65.5 ± 8.2 % for softmax, 69.2 ± 5.4 %
 # for CosFace and 69.6 ± 5.6 % for ArcFace: the margins win on 6 and 7 of the 8 folds, but by about
 # 4 points, **less than the std over folds**. With 30 training people the class weights are 74–82° apart
