@@ -15,11 +15,13 @@ out="${MINIFACENET_TABLE_OUT:-runs/table}"
 # name | CLI arguments after "python -m minifacenet train" | target test accuracy (%)
 ROWS=(
   "2d-softmax|--loss softmax --dim 2 --epochs 10|98.9"
-  "2d-normface|--loss normface --dim 2 --scale 10 --epochs 10|98.5"
+  "2d-normface|--loss normface --dim 2 --scale 16 --epochs 10|98.5"
   "2d-sphereface-m4|--loss sphereface --dim 2 --margin 4 --epochs 10|98.5"
-  "2d-cosface-m0.1|--loss cosface --dim 2 --margin 0.1 --scale 10 --epochs 10|98.9"
-  "2d-arcface-m0.2|--loss arcface --dim 2 --margin 0.2 --scale 10 --epochs 10|98.9"
-  "2d-arcface-m0.3|--loss arcface --dim 2 --margin 0.3 --scale 10 --epochs 10 --warmup 1000|98.5"
+  "2d-cosface-m0.1|--loss cosface --dim 2 --margin 0.1 --scale 16 --warmup 1000 --epochs 10|98.9"
+  "2d-arcface-m0.2|--loss arcface --dim 2 --margin 0.2 --scale 16 --epochs 10 --warmup 1000|98.9"
+  "2d-arcface-m0.3|--loss arcface --dim 2 --margin 0.3 --scale 16 --epochs 10 --warmup 1000|98.5"
+  "2d-arcface-m0.2-s10|--loss arcface --dim 2 --margin 0.2 --scale 10 --epochs 10|98.9"
+  "2d-arcface-m0.3-s10|--loss arcface --dim 2 --margin 0.3 --scale 10 --epochs 10 --warmup 1000|98.5"
   "2d-contrastive|--loss contrastive --dim 2 --margin 1 --epochs 10|98.5"
   "2d-triplet|--loss triplet --dim 2 --margin 0.2 --mining semi-hard --epochs 10|98.5"
   "3d-softmax|--loss softmax --dim 3 --epochs 10|99.2"
@@ -45,12 +47,12 @@ print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for name, flags, target in rows:
     path = out / name / "metrics.json"
     if not path.exists():
-        print(f"| {name} | not run | | | | | | | | {target} | | `{flags}` |")
+        print(f"| {name} | not run | | | | | | | | {target} | | `python -m minifacenet train {flags}` |")
         continue
     m = json.loads(path.read_text())
     a, acc = m["args"], 100 * m["test_accuracy"]
     margin = "-" if a["margin"] is None else f"{a['margin']:g}"
-    scale = "|x|" if a["loss"] in ("softmax", "sphereface") else ("-" if a["scale"] is None else f"{a['scale']:g}")
+    scale = {"softmax": "-", "sphereface": "‖x‖"}.get(a["loss"], "-" if a["scale"] is None else f"{a['scale']:g}")
     met = "yes" if acc >= float(target) else "**no**"
     print(
         f"| {name} | {a['loss']} | {a['dim']} | {margin} | {scale} | {a['epochs']} | {a['warmup']} "
