@@ -155,7 +155,8 @@ print(f"equal on the {int(ok.sum())} samples with theta + m <= pi; {int((~ok).su
 # Two common answers, both in insightface's code:
 #
 # * the **fix** (the library's default): past $\theta = \pi - m$ use $\cos\theta - m\sin m$, a CosFace-like
-#   curve that keeps falling and meets $\cos(\theta + m)$ where they join. In code: `th = cos(π − m)`,
+#   curve that keeps falling (it starts a little below $-1$: the solid curve steps down there, as in insightface's
+#   code, since $-\cos m - m\sin m < -1$). In code: `th = cos(π − m)`,
 #   `mm = sin(π − m)·m = m·sin m`, and `where(cos > th, cos(θ + m), cos − mm)`;
 # * **`easy_margin`**: apply the margin only where $\cos\theta > 0$ ($\theta < 90°$) and keep plain
 #   $\cos\theta$ beyond. Monotone but with a jump: no margin at all for the hard samples.
