@@ -28,6 +28,7 @@ from torchvision.transforms import v2
 from . import data as D
 from . import losses as L
 from . import metrics as M
+from . import train
 from .models import EmbeddingNet
 from .train import embed, fit
 
@@ -166,16 +167,7 @@ def augmenter(*, max_shift: int = 2, flip: bool = True) -> Callable[[torch.Tenso
 
 def random_shift(images: torch.Tensor, *, max_shift: int) -> torch.Tensor:
     """Shift each image by its own random (dy, dx) in [-max_shift, max_shift], edges repeated."""
-    n, _, height, width = images.shape
-    # [B, C, H + 2 max_shift, W + 2 max_shift], border pixels repeated outwards
-    padded = v2.functional.pad(images, [max_shift], padding_mode="edge")
-    # top-left corner of each crop: [B] each in 0..2 max_shift
-    top, left = torch.randint(0, 2 * max_shift + 1, (2, n), device=images.device)
-    rows = top[:, None, None] + torch.arange(height, device=images.device)[None, :, None]  # [B, H, 1]
-    cols = left[:, None, None] + torch.arange(width, device=images.device)[None, None, :]  # [B, 1, W]
-    batch = torch.arange(n, device=images.device)[:, None, None]  # [B, 1, 1]
-    # advanced indexing on [B, H', W', C] -> [B, H, W, C], back to [B, C, H, W]
-    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2).contiguous()
+    return train.random_shift(images, max_shift=max_shift, edge=True)
 
 
 # --------------------------------------------------------------------------- training

@@ -53,11 +53,14 @@ class TrainConfig:
     history: dict = field(default_factory=dict)
 
 
-def random_shift(images: torch.Tensor, *, max_shift: int, generator=None) -> torch.Tensor:
-    """Shift each image by its own random (dy, dx) in [-max_shift, max_shift], zero-filled.
+def random_shift(
+    images: torch.Tensor, *, max_shift: int, generator=None, edge: bool = False
+) -> torch.Tensor:
+    """Shift each image by its own random (dy, dx) in [-max_shift, max_shift].
 
     out[n, :, i, j] = padded[n, :, i + dy_n, j + dx_n], padded = images with max_shift zeros
-    on every side: a cheap augmentation that stops a 2-D embedding net memorising positions.
+    on every side (``edge=True``: border pixels repeated outwards, as for faces): a cheap
+    augmentation that stops a 2-D embedding net memorising positions.
     """
     if max_shift < 0:
         raise ValueError(f"max_shift must be >= 0 pixels, got {max_shift}")
@@ -65,7 +68,7 @@ def random_shift(images: torch.Tensor, *, max_shift: int, generator=None) -> tor
         return images
     n, _, height, width = images.shape
     # [N, C, H + 2k, W + 2k]
-    padded = nn.functional.pad(images, (max_shift,) * 4)
+    padded = nn.functional.pad(images, (max_shift,) * 4, mode="replicate" if edge else "constant")
     # per-image offsets into the padded image, [2, N] in {0, ..., 2k}
     offsets = torch.randint(0, 2 * max_shift + 1, (2, n), generator=generator).to(images.device)
     # row and column indices [N, H, 1] and [N, 1, W], broadcast to [N, H, W]
