@@ -101,9 +101,8 @@ def split(name: str, root):
     return images[~test], labels[~test], images[test], labels[test]
 
 
-def evaluate(model, loss, train_x, train_y, test_x, test_y, device) -> float:
-    """Test accuracy: the head's prediction, or 1-NN against the training set."""
-    test_emb = embed(model, test_x, device=device)
+def evaluate(model, loss, train_x, train_y, test_emb, test_y, device) -> float:
+    """Test accuracy of embeddings ``test_emb``: the head's prediction, or 1-NN against training."""
     if is_metric_loss(loss):
         return knn_accuracy(embed(model, train_x, device=device), train_y, test_emb, test_y)
     return accuracy(predict(loss.cpu(), test_emb), test_y)
@@ -138,7 +137,8 @@ def train(args) -> int:
     start = time.perf_counter()
     history = fit(model, loss, train_x, train_y, config=config, device=args.device)
     seconds = time.perf_counter() - start
-    test_accuracy = evaluate(model, loss, train_x, train_y, test_x, test_y, args.device)
+    test_emb = embed(model, test_x, device=args.device)
+    test_accuracy = evaluate(model, loss, train_x, train_y, test_emb, test_y, args.device)
     out = Path(args.out)
     save_checkpoint(out / "checkpoint.pt", model, loss, vars(args))
     metrics = {
@@ -149,7 +149,7 @@ def train(args) -> int:
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
     figure = plot_embeddings(
-        embed(model, test_x, device=args.device),
+        test_emb,
         test_y,
         title=f"{args.loss}, {args.dim}-D, test accuracy {test_accuracy:.2%}",
     )
