@@ -622,3 +622,60 @@ def test_semi_hard_triplet_matches_pytorch_metric_learning(seed, squared, power)
     )
     expected = theirs(embeddings, labels, their_triplets)
     torch.testing.assert_close(ours(embeddings, labels), expected, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- initial class directions
+def _largest_cosine(weight: torch.Tensor) -> float:
+    cos = weight @ weight.T
+    return cos.fill_diagonal_(-2.0).max().item()
+
+
+@pytest.mark.parametrize("num_classes", [2, 3, 10, 40])
+def test_spread_directions_in_2d_are_evenly_spaced_in_label_order(num_classes):
+    weight = L.spread_directions(num_classes, 2)
+    angle = torch.atan2(weight[:, 1], weight[:, 0]).remainder(2 * math.pi)
+    expected = torch.arange(num_classes) * (2 * math.pi / num_classes)
+    torch.testing.assert_close(angle, expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(weight.norm(dim=1), torch.ones(num_classes))
+
+
+@pytest.mark.parametrize(
+    ("num_classes", "best_cosine"),
+    # triangle, tetrahedron, octahedron, icosahedron
+    [(3, -0.5), (4, -1 / 3), (6, 0.0), (12, 1 / math.sqrt(5))],
+)
+def test_spread_directions_in_3d_reach_the_known_optimal_configurations(num_classes, best_cosine):
+    torch.manual_seed(0)
+    weight = L.spread_directions(num_classes, 3)
+    torch.testing.assert_close(weight.norm(dim=1), torch.ones(num_classes))
+    assert _largest_cosine(weight) == pytest.approx(best_cosine, abs=0.02)
+
+
+@pytest.mark.parametrize(("num_classes", "embedding_dim"), [(10, 3), (40, 3), (30, 128)])
+def test_spread_directions_are_further_apart_than_random_ones(num_classes, embedding_dim):
+    torch.manual_seed(1)
+    spread = L.spread_directions(num_classes, embedding_dim)
+    random = torch.nn.functional.normalize(torch.randn(num_classes, embedding_dim), dim=1)
+    assert _largest_cosine(spread) < _largest_cosine(random) - 0.05
+
+
+def test_spread_directions_follow_the_torch_seed():
+    torch.manual_seed(3)
+    first = L.spread_directions(10, 3)
+    torch.manual_seed(3)
+    torch.testing.assert_close(L.spread_directions(10, 3), first, atol=0, rtol=0)
+    assert not torch.allclose(L.spread_directions(10, 3), first)
+
+
+@pytest.mark.parametrize("name", ["normface", "sphereface", "cosface", "arcface", "combined"])
+def test_normalised_heads_start_from_spread_unit_directions(name):
+    head = L.build_loss(name, embedding_dim=2, num_classes=10)
+    torch.testing.assert_close(head.weight.data, L.spread_directions(10, 2))
+
+
+def test_softmax_keeps_the_linear_layers_xavier_start():
+    torch.manual_seed(0)
+    head = L.Softmax(2, 10)
+    bound = math.sqrt(6 / (2 + 10))
+    assert head.weight.abs().max() <= bound
+    assert head.weight.norm(dim=1).std() > 0.01  # not unit rows
