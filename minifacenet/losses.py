@@ -84,25 +84,25 @@ def spread_directions(num_classes: int, embedding_dim: int, *, steps: int = 200)
     2 pi k / C; in more dimensions, random directions (the global torch seed) are pushed
     apart by ``steps`` projected gradient steps on a soft maximum of the pairwise cosines
     (a Thomson-like problem). In high dimensions random directions are already nearly
-    orthogonal; above 512 classes the random start is kept (the C x C cosines get costly).
+    orthogonal; above 256 classes the random start is kept (the C x C cosines get costly).
     """
     if embedding_dim == 2:
         # evenly spaced angles, in label order around the circle
         angle = torch.arange(num_classes) * (2 * math.pi / num_classes)  # [C]
         return torch.stack([angle.cos(), angle.sin()], dim=1)
     weight = F.normalize(torch.randn(num_classes, embedding_dim), dim=1)  # [C, D]
-    if embedding_dim < 2 or num_classes > 512:
+    if embedding_dim < 2 or num_classes > 256:
         return weight
     mask = torch.eye(num_classes, dtype=torch.bool)
-    with torch.enable_grad():
-        for step in range(steps):
-            w = weight.detach().requires_grad_()
-            # a smooth stand-in for the largest cosine between two different classes
-            cos = (w @ w.T).masked_fill(mask, -math.inf)  # [C, C]
-            (torch.logsumexp(20.0 * cos.flatten(), dim=0) / 20.0).backward()
-            # move the most-pushed direction by 0.2 rad, shrinking to 0; back onto the sphere
-            step_size = 0.2 * (1 - step / steps) / w.grad.norm(dim=1).max().clamp_min(1e-12)
-            weight = F.normalize(w - step_size * w.grad, dim=1).detach()
+    for step in range(steps):
+        # a smooth stand-in for the largest cosine between two classes: logsumexp(t cos) / t;
+        # its gradient is (P + P^T) W with P = softmax of t cos over all pairs
+        cos = (weight @ weight.T).masked_fill(mask, -math.inf)  # [C, C]
+        share = torch.softmax(20.0 * cos.flatten(), dim=0).view_as(cos)  # [C, C]
+        grad = (share + share.T) @ weight  # [C, D]
+        # move the most-pushed direction by 0.2 rad, shrinking to 0; back onto the sphere
+        step_size = 0.2 * (1 - step / steps) / grad.norm(dim=1).max().clamp_min(1e-12)
+        weight = F.normalize(weight - step_size * grad, dim=1)
     return weight
 
 

@@ -267,19 +267,6 @@ for m, run in six.items():
 
 
 # %%
-def sphere_scatter(ax, embeddings, labels, weight, title):
-    """Normalised 3-D features on a wireframe sphere, class weights as black-rimmed dots."""
-    u, v = np.mgrid[0 : 2 * np.pi : 25j, 0 : np.pi : 13j]
-    ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.5)
-    points = torch.nn.functional.normalize(embeddings[:1000], dim=1).numpy()
-    colors = viz.class_colors(len(weight))
-    ax.scatter(*points.T, c=colors[labels[:1000].numpy()], s=2, alpha=0.7, depthshade=False)
-    w = torch.nn.functional.normalize(weight.detach(), dim=1).numpy() * 1.15
-    ax.scatter(*w.T, c=colors, s=60, edgecolors="k", depthshade=False)
-    ax.set(title=title, xticks=[], yticks=[], zticks=[])
-    ax.set_box_aspect((1, 1, 1), zoom=1.3)
-
-
 def pair_angles(embeddings, labels, *, max_points=1000):
     """Angles (radians) of all pairs among the first ``max_points`` samples: (positive, negative)."""
     unit = torch.nn.functional.normalize(embeddings[:max_points], dim=1)
@@ -292,8 +279,8 @@ def pair_angles(embeddings, labels, *, max_points=1000):
 fig = plt.figure(figsize=(16, 7.5), constrained_layout=True)
 for m, run in six.items():
     ax = fig.add_subplot(2, 4, m, projection="3d")
-    sphere_scatter(ax, run["embeddings"], six_test_labels, run["head"].weight,
-                   f"m = {m}: accuracy {run['accuracy']:.3f}")
+    viz.plot_sphere_static(run["embeddings"], six_test_labels, run["head"].weight, loss="sphereface", m=m, ax=ax)
+    ax.set_title(f"m = {m}: accuracy {run['accuracy']:.3f}")
     positive, negative = pair_angles(run["embeddings"], six_test_labels)
     run["positive_95"], run["negative_5"] = np.percentile(positive, 95), np.percentile(negative, 5)
     ax = fig.add_subplot(2, 4, 4 + m)

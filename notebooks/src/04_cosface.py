@@ -250,24 +250,12 @@ print(f"3-D CosFace: loss per epoch {[round(v, 3) for v in history3['loss']]}, t
 assert history3["loss"][-1] < history3["loss"][0] and accuracy3 > (0.5 if FAST else 0.85)
 
 # %%
-def sphere_scatter(ax, embeddings, labels, weight, title):
-    """Normalised 3-D features on a wireframe sphere, class weights as black-rimmed dots."""
-    u, v = np.mgrid[0 : 2 * np.pi : 25j, 0 : np.pi : 13j]
-    ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.5)
-    points = torch.nn.functional.normalize(embeddings[:1000], dim=1).numpy()
-    colors = viz.class_colors(len(weight))
-    ax.scatter(*points.T, c=colors[labels[:1000].numpy()], s=2, alpha=0.7, depthshade=False)
-    w = torch.nn.functional.normalize(weight.detach(), dim=1).numpy() * 1.15
-    ax.scatter(*w.T, c=colors, s=60, edgecolors="k", depthshade=False)
-    ax.set(title=title, xlabel="x", ylabel="y", zlabel="z")
-    ax.set_box_aspect((1, 1, 1), zoom=1.2)
-
-
 fig = plt.figure(figsize=(11, 5.2), constrained_layout=True)
 for k, (elev, azim) in enumerate(((20, 30), (-30, 210))):
     ax = fig.add_subplot(1, 2, k + 1, projection="3d")
-    sphere_scatter(ax, embeddings3, test_labels, head3.weight, f"CosFace m = 0.2, 3-D (view {k + 1})")
-    ax.view_init(elev=elev, azim=azim)
+    viz.plot_sphere_static(embeddings3, test_labels, head3.weight, loss="cosface", m=0.2, s=10.0,
+                           elev=elev, azim=azim, ax=ax)
+    ax.set_title(f"CosFace m = 0.2, 3-D (view {k + 1}): {ax.get_title()}")
 plt.show()
 
 # %% [markdown]

@@ -346,23 +346,11 @@ assert arc3_history["loss"][-1] < arc3_history["loss"][0]
 assert arc3_accuracy > (0.5 if FAST else 0.85) and norm3_accuracy > (0.4 if FAST else 0.6)
 
 # %%
-def sphere_scatter(ax, embeddings, labels, weight, title):
-    """Normalised 3-D features on a wireframe sphere, class weights as black-rimmed dots."""
-    u, v = np.mgrid[0 : 2 * np.pi : 25j, 0 : np.pi : 13j]
-    ax.plot_wireframe(np.cos(u) * np.sin(v), np.sin(u) * np.sin(v), np.cos(v), color="0.85", lw=0.5)
-    points = torch.nn.functional.normalize(embeddings[:1000], dim=1).numpy()
-    colors = viz.class_colors(10)
-    ax.scatter(*points.T, c=colors[labels[:1000].numpy()], s=2, alpha=0.7, depthshade=False)
-    w = torch.nn.functional.normalize(weight.detach(), dim=1).numpy() * 1.15
-    ax.scatter(*w.T, c=colors[: len(w)], s=60, edgecolors="k", depthshade=False)
-    ax.set(title=title, xlabel="x", ylabel="y", zlabel="z")
-    ax.set_box_aspect((1, 1, 1), zoom=1.2)
-
-
 fig = plt.figure(figsize=(11, 5.2), constrained_layout=True)
-for k, (emb, hd, name) in enumerate(((norm3_embeddings, norm3, "NormFace (no margin)"),
-                                     (arc3_embeddings, arc3, "ArcFace m = 0.3"))):
-    sphere_scatter(fig.add_subplot(1, 2, k + 1, projection="3d"), emb, test_labels, hd.weight, name)
+for k, (emb, hd, loss, m) in enumerate(((norm3_embeddings, norm3, "normface", 0.0),
+                                        (arc3_embeddings, arc3, "arcface", 0.3))):
+    ax = fig.add_subplot(1, 2, k + 1, projection="3d")
+    viz.plot_sphere_static(emb, test_labels, hd.weight, loss=loss, m=m, s=10.0, ax=ax)
 plt.show()
 
 # %% [markdown]
