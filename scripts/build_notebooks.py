@@ -41,9 +41,10 @@ def convert(source: Path) -> nbformat.NotebookNode:
 
 def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
     """Run every cell in a fresh kernel inside notebooks/; return the seconds it took."""
-    env_fast = os.environ.get("MINIFACENET_FAST")
+    env_fast, env_backend = os.environ.get("MINIFACENET_FAST"), os.environ.get("MPLBACKEND")
     os.environ["MINIFACENET_FAST"] = "1" if fast else "0"
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    # always the inline backend: an inherited MPLBACKEND=Agg would silently drop every figure
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
         start = time.perf_counter()
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
@@ -51,10 +52,11 @@ def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
         client.execute()
         return time.perf_counter() - start
     finally:
-        if env_fast is None:
-            os.environ.pop("MINIFACENET_FAST", None)
-        else:
-            os.environ["MINIFACENET_FAST"] = env_fast
+        for name, value in (("MINIFACENET_FAST", env_fast), ("MPLBACKEND", env_backend)):
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def strip_widget_state(nb: nbformat.NotebookNode) -> None:
