@@ -404,10 +404,15 @@ def cache_folder() -> Path:
     return Path(os.environ.get("MINIFACENET_CACHE", "~/.cache/minifacenet")).expanduser() / "explorer"
 
 
+# Bump when the training recipe changes (net, init, fit defaults), so no stale model is shown.
+# 2: class weights of normalised heads start spread evenly (losses.spread_directions).
+RECIPE_VERSION = 2
+
+
 def trained_path(*, loss: str, m: float, s: float, limit: int, epochs: int, seed: int, folder=None) -> Path:
-    """The cache file of one trained setting."""
+    """The cache file of one trained setting (named with the recipe version)."""
     folder = Path(folder).expanduser() if folder is not None else cache_folder()
-    return folder / f"{loss}-m{m:.3f}-s{s:g}-n{limit}-e{epochs}-seed{seed}.npz"
+    return folder / f"v{RECIPE_VERSION}-{loss}-m{m:.3f}-s{s:g}-n{limit}-e{epochs}-seed{seed}.npz"
 
 
 def trained_embeddings(

@@ -132,3 +132,11 @@ def test_trained_embeddings_train_once_then_read_the_cache(tmp_path):
     assert len(list(tmp_path.glob("*.npz"))) == 1
     again = W.trained_embeddings(loss="cosface", m=0.1, limit=64, epochs=1, folder=tmp_path)
     np.testing.assert_array_equal(first[0], again[0])
+
+
+def test_trained_cache_files_are_named_with_the_recipe_version(tmp_path):
+    """A model cached before a recipe change must not be shown after it."""
+    path = W.trained_path(loss="arcface", m=0.2, s=10.0, limit=2000, epochs=4, seed=0, folder=tmp_path)
+    assert path.name.startswith(f"v{W.RECIPE_VERSION}-arcface-m0.200-")
+    old = tmp_path / "arcface-m0.200-s10-n2000-e4-seed0.npz"  # the name before versions
+    assert path != old
