@@ -233,10 +233,10 @@ assert all(scores["auc"][0] > 0.6 for scores in summary.values())
 # **The honest answer needs more folds.** Two folds, as above, are too few to settle it either way. The
 # README's table is the same measurement on 8 folds (the 4-fold split of the people, done twice with
 # different shuffles) and 40 epochs, made by
-# `python scripts/faces_table.py --repeats 2`. There, TAR@FAR=1 % is 62.4 ± 9.5 % for softmax, 68.6 ± 7.6 %
-# for CosFace and 68.1 ± 7.1 % for ArcFace: the margins are about 6 points ahead on average (better on 6
+# `python scripts/faces_table.py --repeats 2`. There, TAR@FAR=1 % is 62.4 ± 9.5 % for softmax, 67.8 ± 10.1 %
+# for CosFace and 66.1 ± 8.6 % for ArcFace: the margins are 4–5 points ahead on average (better on 6
 # and 5 of the 8 folds), **less than the std over folds**. With 30 training people the class weights are
-# 76–82° apart for every head, softmax included, so there is little crowding for a margin to relieve; and
+# 74–86° apart for every head, softmax included, so there is little crowding for a margin to relieve; and
 # with 10 strangers per fold, FAR = 1 % is decided by the 45 most similar impostor pairs, so which look-alikes
 # share a fold moves every loss by 5–10 points. `docs/faces.md` has the full table and the discussion;
 # the angle table below shows where the margin's effect goes.
