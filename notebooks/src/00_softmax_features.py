@@ -236,7 +236,9 @@ for name, run in runs.items():
     known_features = run["features"][known_test]
     unchanged = (predict(run["head"], known_features) == predict(run["head"], 2 * known_features)).float().mean()
     print(f"{name:>28}: predictions unchanged when every feature is doubled: {unchanged:.1%}")
-    assert unchanged > 0.9, f"{name}: the decision depends on the feature length"
+    # exact for the normalised heads; softmax only "mostly" (its biases matter near the origin)
+    floor = 1.0 if name != "softmax" else (0.8 if FAST else 0.9)
+    assert unchanged >= floor, f"{name}: the decision depends on the feature length ({unchanged:.1%})"
 
 # %% [markdown]
 # ## Closed-set training does not solve open-set recognition
