@@ -4,6 +4,7 @@
     python scripts/build_notebooks.py 04 05      # only notebooks whose name starts with 04 or 05
     python scripts/build_notebooks.py --fast     # fast mode (MINIFACENET_FAST=1), as CI runs them
     python scripts/build_notebooks.py --no-run   # convert only, no execution
+    python scripts/build_notebooks.py --text-only 05   # prose edits: keep the stored outputs
 
 Sources live in ``notebooks/src/NN_name.py`` (percent format); the notebooks are paired
 with them (``jupytext.formats``), so saving in JupyterLab with jupytext updates both.
@@ -59,6 +60,19 @@ def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
                 os.environ[name] = value
 
 
+def keep_outputs(nb: nbformat.NotebookNode, target: Path) -> None:
+    """Copy the outputs of ``target`` into ``nb`` when no code cell changed (prose-only edits)."""
+    old = nbformat.read(target, as_version=4)
+    new_code = [c for c in nb.cells if c.cell_type == "code"]
+    old_code = [c for c in old.cells if c.cell_type == "code"]
+    if [c.source for c in new_code] != [c.source for c in old_code]:
+        raise SystemExit(f"{target.name}: code changed since the last run; build it without --text-only")
+    for new, stored in zip(new_code, old_code, strict=True):
+        new.outputs, new.execution_count = stored.outputs, stored.execution_count
+        new.id = stored.get("id", new.get("id"))
+    nb.metadata = old.metadata
+
+
 def strip_widget_state(nb: nbformat.NotebookNode) -> None:
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
@@ -72,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("prefixes", nargs="*", help="only notebooks whose name starts with these")
     parser.add_argument("--fast", action="store_true", help="execute in fast mode")
     parser.add_argument("--no-run", action="store_true", help="convert without executing")
+    parser.add_argument("--text-only", action="store_true", help="markdown edits only: keep outputs")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args(argv)
     sources = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
@@ -80,11 +95,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no notebook sources match {args.prefixes} in {NOTEBOOKS / 'src'}")
     for source in sources:
         nb = convert(source)
-        seconds = 0.0 if args.no_run else execute(nb, fast=args.fast, timeout=args.timeout)
-        strip_widget_state(nb)
         target = NOTEBOOKS / f"{source.stem}.ipynb"
+        if args.text_only:
+            keep_outputs(nb, target)
+        run = not (args.no_run or args.text_only)
+        seconds = execute(nb, fast=args.fast, timeout=args.timeout) if run else 0.0
+        strip_widget_state(nb)
         nbformat.write(nb, target)
-        mode = "not run" if args.no_run else ("fast" if args.fast else "full")
+        mode = "fast" if args.fast else "full"
+        mode = "text only" if args.text_only else ("not run" if args.no_run else mode)
         print(f"{target.name}: {mode} {seconds:.1f} s, {target.stat().st_size / 1e6:.2f} MB", flush=True)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "colab_badges.py")], check=True)
     return 0
