@@ -2,7 +2,7 @@
 # Regenerate the accuracy table of docs/results.md: one CLI run per row, then the table.
 # (Contrastive and triplet rows report 1-nearest-neighbour test accuracy against the training set.)
 #
-#   bash scripts/train_table.sh                      # every row (long: about 75 minutes, one run at a time)
+#   bash scripts/train_table.sh                      # every row (long: about 90 minutes, one run at a time)
 #   bash scripts/train_table.sh 2d-softmax 2d-arcface-m0.3   # only the named rows
 #   bash scripts/train_table.sh --list               # row names and commands
 #   bash scripts/train_table.sh --table              # the markdown table from finished runs
@@ -18,20 +18,25 @@ ROWS=(
   "2d-softmax|--loss softmax --dim 2 --epochs 10|98.9"
   "2d-normface|--loss normface --dim 2 --scale 16 --lr 0.01 --epochs 10|98.5"
   "2d-normface-20ep|--loss normface --dim 2 --scale 16 --epochs 20|98.5"
+  "2d-normface-noshift|--loss normface --dim 2 --scale 16 --lr 0.01 --shift 0 --epochs 10|98.5"
   "2d-sphereface-m4|--loss sphereface --dim 2 --margin 4 --epochs 10|98.5"
   "2d-cosface-m0.1|--loss cosface --dim 2 --margin 0.1 --scale 16 --lr 0.01 --epochs 10|98.9"
   "2d-cosface-m0.1-warmup|--loss cosface --dim 2 --margin 0.1 --scale 16 --lr 0.01 --warmup 1000 --epochs 10|98.9"
+  "2d-cosface-m0.1-noshift|--loss cosface --dim 2 --margin 0.1 --scale 16 --lr 0.01 --shift 0 --epochs 10|98.9"
   "2d-arcface-m0.2|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --epochs 10|98.9"
   "2d-arcface-m0.2-warmup|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --warmup 1000 --epochs 10|98.9"
   "2d-arcface-m0.2-20ep|--loss arcface --dim 2 --margin 0.2 --scale 16 --epochs 20|98.9"
   "2d-arcface-m0.2-20ep-lr0.01|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --epochs 20|98.9"
   "2d-arcface-m0.2-20ep-warmup|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --warmup 2000 --epochs 20|98.9"
+  "2d-arcface-m0.2-noshift|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --shift 0 --epochs 10|98.9"
+  "2d-arcface-m0.2-noshift-20ep|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --shift 0 --epochs 20|98.9"
   "2d-arcface-m0.3|--loss arcface --dim 2 --margin 0.3 --scale 16 --lr 0.01 --warmup 1000 --epochs 10|98.5"
   "2d-contrastive|--loss contrastive --dim 2 --margin 1 --epochs 10|98.5"
   "2d-triplet|--loss triplet --dim 2 --margin 0.2 --mining semi-hard --epochs 10|98.5"
   "2d-triplet-20ep|--loss triplet --dim 2 --margin 0.2 --mining semi-hard --epochs 20|98.5"
   "3d-softmax|--loss softmax --dim 3 --epochs 10|99.2"
   "3d-normface|--loss normface --dim 3 --scale 16 --lr 0.01 --epochs 10|99.2"
+  "3d-normface-20ep|--loss normface --dim 3 --scale 16 --lr 0.01 --epochs 20|99.2"
   "3d-sphereface-m4|--loss sphereface --dim 3 --margin 4 --epochs 10|99.2"
   "3d-cosface-m0.2|--loss cosface --dim 3 --margin 0.2 --scale 16 --lr 0.01 --epochs 10|99.2"
   "3d-arcface-m0.3|--loss arcface --dim 3 --margin 0.3 --scale 16 --lr 0.01 --warmup 1000 --epochs 10|99.2"
