@@ -5,11 +5,13 @@ from .losses import (
     CombinedMargin,
     ContrastiveLoss,
     CosFace,
+    Loss,
     MarginHead,
     NormFace,
     Softmax,
     SphereFace,
     TripletLoss,
+    build_loss,
 )
 from .models import EmbeddingNet
 
@@ -20,9 +22,11 @@ __all__ = [
     "ContrastiveLoss",
     "CosFace",
     "EmbeddingNet",
+    "Loss",
     "MarginHead",
     "NormFace",
     "Softmax",
     "SphereFace",
     "TripletLoss",
+    "build_loss",
 ]

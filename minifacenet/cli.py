@@ -15,7 +15,7 @@ from . import data as D
 from . import losses as L
 from .metrics import accuracy, knn_accuracy
 from .models import EmbeddingNet
-from .train import TrainConfig, embed, fit, is_metric_loss, predict, save_checkpoint
+from .train import TrainConfig, embed, fit, predict, save_checkpoint
 
 
 def positive_int(minimum: int):
@@ -29,6 +29,17 @@ def positive_int(minimum: int):
         return value
 
     return parse
+
+
+def fraction_below_one(text: str) -> float:
+    """A fraction of training in [0, 1), e.g. ``0.5`` for the first half."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.5, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction of training in [0, 1) (0.5 = half), got {text}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--scale", type=float, default=None, help="s for normalised heads")
     t.add_argument("--mining", default="semi-hard", choices=L.TripletLoss.MINING, help="triplet mining")
     t.add_argument(
-        "--warmup", type=positive_int(0), default=0, help="margin warm-up: steps over which m ramps up from 0"
+        "--warmup",
+        type=fraction_below_one,
+        default=None,
+        metavar="FRACTION",
+        help="margin warm-up: the fraction of training, in [0, 1), over which the margin fades in "
+        "(0.5 = the first half); default: the loss's own (0; SphereFace's lambda annealing 0.5)",
     )
     t.add_argument(
         "--shift", type=positive_int(0), default=2, help="augmentation: random shifts of up to N pixels"
@@ -103,7 +119,7 @@ def split(name: str, root):
 
 def evaluate(model, loss, train_x, train_y, test_emb, test_y, device) -> float:
     """Test accuracy of embeddings ``test_emb``: the head's prediction, or 1-NN against training."""
-    if is_metric_loss(loss):
+    if not loss.classifies:
         return knn_accuracy(embed(model, train_x, device=device), train_y, test_emb, test_y)
     return accuracy(predict(loss.cpu(), test_emb), test_y)
 

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from . import losses as L
 from .data import pk_batches
 from .models import EmbeddingNet
+from .tensors import to_numpy
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -34,10 +35,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return torch.device(device)
 
 
-def is_metric_loss(loss: nn.Module) -> bool:
-    return isinstance(loss, (L.ContrastiveLoss, L.TripletLoss))
-
-
 @dataclass
 class TrainConfig:
     """Everything that decides a run; saved with every checkpoint."""
@@ -46,16 +43,16 @@ class TrainConfig:
     batch_size: int = 256
     lr: float = 3e-3
     weight_decay: float = 5e-4
-    margin_warmup: int = 0  # steps over which the margin ramps from 0 to its value
+    # fraction of training over which the margin fades in (0.5 = the first half);
+    # None: the loss's own default (0 for most heads, 0.5 for SphereFace's lambda annealing)
+    margin_warmup: float | None = None
     max_shift: int = 0  # random shifts of up to this many pixels (the CLI uses 2)
     classes_per_batch: int = 10  # P, for pair and triplet losses
     seed: int = 0
     history: dict = field(default_factory=dict)
 
 
-def random_shift(
-    images: torch.Tensor, *, max_shift: int, generator=None, edge: bool = False
-) -> torch.Tensor:
+def random_shift(images: torch.Tensor, *, max_shift: int, generator=None, edge: bool = False) -> torch.Tensor:
     """Shift each image by its own random (dy, dx) in [-max_shift, max_shift].
 
     out[n, :, i, j] = padded[n, :, i + dy_n, j + dx_n], padded = images with max_shift zeros
@@ -79,9 +76,9 @@ def random_shift(
     return padded[batch, :, rows, cols].permute(0, 3, 1, 2)
 
 
-def batches(labels: torch.Tensor, loss: nn.Module, config: TrainConfig, generator):
+def batches(labels: torch.Tensor, loss: L.Loss, config: TrainConfig, generator):
     """Index batches for one epoch: shuffled for heads, P x K for pair/triplet losses."""
-    if is_metric_loss(loss):
+    if not loss.classifies:
         # K per class; a set smaller than one batch gives one batch of (about) all of it,
         # as for heads, rather than an epoch with no batch at all
         per_class = max(2, min(config.batch_size, len(labels)) // config.classes_per_batch)
@@ -100,46 +97,88 @@ def batches(labels: torch.Tensor, loss: nn.Module, config: TrainConfig, generato
         yield order
 
 
-def contrastive_pairs(embeddings: torch.Tensor, labels: torch.Tensor):
-    """Balanced pairs from a P x K batch: each sample with a positive and a negative.
-
-    The batch is P blocks of K same-class samples; rolling by one inside a block gives a
-    positive partner, rolling by one whole block gives a negative partner.
-    """
-    n = len(labels)
-    k = int((labels == labels[0]).cumprod(0).sum())  # block size K
-    idx = torch.arange(n)
-    positive = (idx // k) * k + (idx + 1) % k  # next sample in the same block
-    negative = (idx + k) % n  # same slot in the next block
-    x1 = torch.cat([embeddings, embeddings])
-    x2 = torch.cat([embeddings[positive], embeddings[negative]])
-    same = torch.cat([labels == labels[positive], labels == labels[negative]])
-    return x1, x2, same
-
-
-def loss_and_correct(model, loss, images, labels):
-    """Forward one batch: the loss and, for heads, the number of correct predictions."""
+def loss_and_correct(model, loss: L.Loss, images, labels):
+    """Forward one batch: the loss and, for heads, the number of correct test-time predictions."""
     embeddings = model(images)
-    if isinstance(loss, L.ContrastiveLoss):
-        return loss(*contrastive_pairs(embeddings, labels)), None
-    if isinstance(loss, L.TripletLoss):
-        return loss(embeddings, labels), None
-    logits = loss.logits(embeddings, labels)
-    value = nn.functional.cross_entropy(logits, labels)
-    return value, (logits.argmax(1) == labels).sum()
+    value = loss(embeddings, labels)
+    if not loss.classifies:
+        return value, None
+    with torch.no_grad():
+        return value, (loss.logits(embeddings).argmax(1) == labels).sum()
 
 
-def on_step(loss: nn.Module, step: int, config: TrainConfig) -> None:
-    """Per-step schedules: SphereFace's lambda annealing and the margin warm-up."""
-    if isinstance(loss, L.SphereFace):
-        loss.anneal(step)
-    if isinstance(loss, L.MarginHead) and config.margin_warmup > 0:
-        loss.margin_factor = min(1.0, step / config.margin_warmup)
+@dataclass
+class Run:
+    """What every step of one :func:`fit` call needs."""
+
+    model: nn.Module
+    loss: L.Loss
+    config: TrainConfig
+    device: torch.device
+    generator: torch.Generator
+    augment: Callable[[torch.Tensor], torch.Tensor] | None
+    optimizer: torch.optim.Optimizer
+    lr_schedule: torch.optim.lr_scheduler.LRScheduler
+    total_steps: int
+    snapshot_every: int | None = None
+    snapshot_images: torch.Tensor | None = None
+    snapshots: list = field(default_factory=list)
+    step: int = 0
+
+
+def start_run(model, loss, labels, config: TrainConfig, **settings) -> Run:
+    """Optimizer (AdamW) and one-cycle learning-rate schedule over every step of the run."""
+    params = [*model.parameters(), *loss.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    steps_per_epoch = max(1, sum(1 for _ in batches(labels, loss, config, torch.Generator())))
+    total_steps = config.epochs * steps_per_epoch
+    lr_schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.15
+    )
+    return Run(
+        model, loss, config, optimizer=optimizer, lr_schedule=lr_schedule, total_steps=total_steps, **settings
+    )
+
+
+def take_snapshot(run: Run) -> None:
+    """Record the step, the class weights ``[C, D]`` (None for pair losses) and the embeddings ``[N, D]``."""
+    weights = run.loss.weight.detach().cpu().clone() if run.loss.classifies else None
+    run.snapshots.append(
+        {
+            "step": run.step,
+            "fraction": min(1.0, run.step / run.total_steps),
+            "weights": None if weights is None else to_numpy(weights),
+            # eval mode and no_grad inside embed; the model's training mode is restored
+            "embeddings": to_numpy(embed(run.model, run.snapshot_images, device=run.device)),
+        }
+    )
+
+
+def run_epoch(run: Run, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, float]:
+    """One pass over the data: (mean loss, training accuracy or NaN, seconds)."""
+    start, total, correct, seen = time.perf_counter(), 0.0, 0, 0
+    for index in batches(labels, run.loss, run.config, run.generator):
+        if run.snapshot_every and run.step % run.snapshot_every == 0:
+            take_snapshot(run)
+        run.loss.schedule(min(1.0, run.step / run.total_steps), warmup=run.config.margin_warmup)
+        x, y = images[index].to(run.device), labels[index].to(run.device)
+        x = random_shift(x, max_shift=run.config.max_shift, generator=run.generator)
+        x = run.augment(x) if run.augment is not None else x
+        value, hits = loss_and_correct(run.model, run.loss, x, y)
+        run.optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        run.optimizer.step()
+        run.lr_schedule.step()
+        run.step += 1
+        total, seen = total + value.item() * len(y), seen + len(y)
+        correct += int(hits) if hits is not None else 0
+    accuracy = correct / max(seen, 1) if run.loss.classifies else math.nan
+    return total / max(seen, 1), accuracy, time.perf_counter() - start
 
 
 def fit(
     model: nn.Module,
-    loss: nn.Module,
+    loss: L.Loss,
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
@@ -147,53 +186,62 @@ def fit(
     device: str = "auto",
     progress: bool = True,
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    snapshot_every: int | None = None,
+    snapshot_images: torch.Tensor | None = None,
     **overrides,
 ) -> dict:
     """Train ``model`` (and the head's weights) with ``loss``; return the history.
 
-    ``loss`` is a margin head taking ``(embeddings, labels)`` or a pair/triplet loss, which
-    then gets P x K batches. Keyword ``overrides`` replace fields of ``config``. The history
-    holds per-epoch ``loss``, ``accuracy`` (training batches, heads only) and ``seconds``.
-    ``augment``, if given, maps each batch of images ``[B, C, H, W]`` to an augmented batch
-    (after the random shifts of ``config.max_shift``).
+    ``loss`` is any :class:`~minifacenet.losses.Loss`: a head gets shuffled batches, a
+    pair/triplet loss P x K batches. Before each step ``loss.schedule(fraction, warmup=
+    config.margin_warmup)`` sets the margin for the fraction of training done; after
+    training the head holds its full formula (margin weight 1). Keyword ``overrides``
+    replace fields of ``config``. The history holds per-epoch ``loss``, ``accuracy``
+    (training batches, test-time logits, heads only; NaN otherwise) and ``seconds``.
+    ``augment``, if given, maps each batch ``[B, C, H, W]`` to an augmented batch (after the
+    random shifts of ``config.max_shift``). With ``snapshot_every = k``, ``history["snapshots"]``
+    lists ``{"step", "fraction", "weights" [C, D] or None, "embeddings" [N, D]}`` of
+    ``snapshot_images``, taken before steps 0, k, 2k, ... and once after the last step.
     """
     config = TrainConfig(**{**asdict(config or TrainConfig()), **overrides})
+    check_snapshot_settings(snapshot_every, snapshot_images)
+    loss.schedule(0.0, warmup=config.margin_warmup)  # a bad warm-up fails before any work
     generator = seed_everything(config.seed)
     device = resolve_device(device)
     model.to(device).train()
     loss.to(device).train()
-    params = [*model.parameters(), *loss.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    steps_per_epoch = max(1, sum(1 for _ in batches(labels, loss, config, torch.Generator())))
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch, pct_start=0.15
+    run = start_run(
+        model,
+        loss,
+        labels,
+        config,
+        device=device,
+        generator=generator,
+        augment=augment,
+        snapshot_every=snapshot_every,
+        snapshot_images=snapshot_images,
     )
     history = {"loss": [], "accuracy": [], "seconds": []}
-    step = 0
     for _epoch in tqdm(range(config.epochs), desc="epochs", disable=not progress):
-        start, total, correct, seen = time.perf_counter(), 0.0, 0, 0
-        for index in batches(labels, loss, config, generator):
-            on_step(loss, step, config)
-            x, y = images[index].to(device), labels[index].to(device)
-            x = random_shift(x, max_shift=config.max_shift, generator=generator)
-            x = augment(x) if augment is not None else x
-            value, hits = loss_and_correct(model, loss, x, y)
-            optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            optimizer.step()
-            schedule.step()
-            step += 1
-            total += value.item() * len(y)
-            seen += len(y)
-            correct += int(hits) if hits is not None else 0
-        history["loss"].append(total / max(seen, 1))
-        history["accuracy"].append(correct / seen if not is_metric_loss(loss) else math.nan)
-        history["seconds"].append(time.perf_counter() - start)
-    if isinstance(loss, L.MarginHead):
-        loss.margin_factor = 1.0
+        for key, value in zip(history, run_epoch(run, images, labels), strict=True):
+            history[key].append(value)
+    loss.schedule(1.0, warmup=0.0)  # the full formula, for every head
+    if snapshot_every:
+        take_snapshot(run)
+        history["snapshots"] = run.snapshots
     config.history = history
     model.train_config = config
     return history
+
+
+def check_snapshot_settings(snapshot_every: int | None, snapshot_images: torch.Tensor | None) -> None:
+    """``snapshot_every`` is None or an integer >= 1, and then ``snapshot_images`` are given."""
+    if snapshot_every is None:
+        return
+    if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int) or snapshot_every < 1:
+        raise ValueError(f"snapshot_every must be an integer >= 1 (steps), got {snapshot_every!r}")
+    if not isinstance(snapshot_images, torch.Tensor) or len(snapshot_images) == 0:
+        raise ValueError("snapshot_every needs snapshot_images: the images [N, C, H, W] to embed")
 
 
 @torch.no_grad()
@@ -246,22 +294,13 @@ def load_checkpoint(path: str | Path) -> tuple[EmbeddingNet, nn.Module, dict]:
 
 
 def loss_name(loss: nn.Module) -> str:
-    for name, cls in {**L.HEADS, **L.METRIC_LOSSES}.items():
-        if type(loss) is cls:
-            return name
-    raise ValueError(f"cannot checkpoint a {type(loss).__name__}: not one of {L.LOSS_NAMES}")
+    """The loss's name for :func:`~minifacenet.losses.build_loss` (only the library's own classes)."""
+    name = getattr(loss, "name", "")
+    if L.LOSSES.get(name) is not type(loss):
+        raise ValueError(f"cannot checkpoint a {type(loss).__name__}: not one of {L.LOSS_NAMES}")
+    return name
 
 
 def loss_config(loss: nn.Module) -> dict:
-    if isinstance(loss, L.MarginHead):
-        return loss.config()
-    if isinstance(loss, L.TripletLoss):
-        return {
-            "embedding_dim": 0,
-            "num_classes": 0,
-            "margin": loss.margin,
-            "mining": loss.mining,
-            "squared": loss.squared,
-            "normalize": loss.normalize,
-        }
-    return {"embedding_dim": 0, "num_classes": 0, "margin": loss.margin}
+    """The loss's constructor arguments (``build_loss(name, **config)`` rebuilds it)."""
+    return loss.config()
