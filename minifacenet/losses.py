@@ -674,7 +674,8 @@ class TripletLoss(Loss):
             if self.mining == "batch-hard":
                 return self._batch_hard(dist, pos_mask, neg_mask)
             if self.mining == "random":
-                a, p = torch.nonzero(pos_mask, as_tuple=True)  # every positive pair [P]
+                # every positive pair [P] whose anchor has a negative to draw
+                a, p = torch.nonzero(pos_mask & neg_mask.any(1, keepdim=True), as_tuple=True)
                 return a, p, self._random_negative(a, neg_mask)
             a, p, valid = self._margin_candidates(dist, pos_mask, neg_mask)
             pair, n = torch.nonzero(valid, as_tuple=True)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -230,16 +232,54 @@ def test_sphereface_logits_and_loss(m, lamb, dtype):
 
 
 @pytest.mark.parametrize(
-    ("base", "gamma", "power", "lamb_min"),
-    [(1000.0, 0.12, 1.0, 5.0), (100.0, 0.5, 2.0, 0.0), (10.0, 1.0, 0.5, 1.5)],
+    ("base", "power", "lamb_min", "warmup"),
+    [(1000.0, 1.0, 5.0, 0.5), (100.0, 2.0, 0.5, 0.25), (10.0, 0.5, 1.5, 0.9)],
 )
-def test_sphereface_anneal_schedule(base, gamma, power, lamb_min):
-    head = L.SphereFace(2, 3, m=4, lamb_base=base, lamb_gamma=gamma, lamb_power=power, lamb_min=lamb_min)
-    assert head.lamb == base  # before the first step
-    for iteration in (0, 1, 7, 100, 1000, 100000):
-        expected = max(lamb_min, base * (1 + gamma * iteration) ** -power)
-        assert head.anneal(iteration) == pytest.approx(expected, rel=1e-12)
-        assert head.lamb == pytest.approx(expected, rel=1e-12)
+def test_sphereface_lambda_law_over_the_fraction_of_training(base, power, lamb_min, warmup):
+    head = L.SphereFace(2, 3, m=4, lamb_base=base, lamb_power=power, lamb_min=lamb_min)
+    assert head.lamb == 0.0 and head.margin_weight == 1.0  # a fresh head is the paper's formula
+    # the official law, its iterations counted so that lamb reaches lamb_min at the warm-up
+    gamma = (base / lamb_min) ** (1 / power) - 1
+    for fraction in (0.0, 0.01, 0.1, warmup / 2, warmup, 0.95, 1.0):
+        expected = max(lamb_min, base * (1 + gamma * fraction / warmup) ** -power)
+        assert head.schedule(fraction, warmup=warmup) == pytest.approx(1 / (1 + expected), rel=1e-12)
+        assert head.lamb == pytest.approx(expected, rel=1e-9)
+    assert head.lamb_at(warmup, warmup=warmup) == pytest.approx(lamb_min, rel=1e-12)
+    assert head.lamb_at(0.0, warmup=warmup) == pytest.approx(base, rel=1e-12)
+    # warm-up 0: no annealing, pure A-Softmax; the default warm-up is half of training
+    assert head.schedule(0.0, warmup=0.0) == 1.0
+    assert head.schedule(0.25) == pytest.approx(1 / (1 + head.lamb_at(0.25, warmup=0.5)))
+
+
+@pytest.mark.parametrize("name", ["normface", "cosface", "arcface", "combined"])
+def test_plain_heads_warm_up_linearly_over_the_fraction(name):
+    head = L.build_loss(name, embedding_dim=2, num_classes=3)
+    for fraction, expected in ((0.0, 0.0), (0.1, 0.25), (0.2, 0.5), (0.4, 1.0), (0.9, 1.0)):
+        assert head.schedule(fraction, warmup=0.4) == pytest.approx(expected)
+        assert head.margin_weight == pytest.approx(expected)
+    assert head.schedule(0.0, warmup=0.0) == 1.0  # no warm-up: the full margin from the start
+    assert head.schedule(0.0) == 1.0  # their default warm-up is 0
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 2, float("nan"), True, "0.5"])
+def test_the_warmup_is_a_fraction_below_one(bad):
+    head = L.CosFace(2, 3)
+    with pytest.raises(ValueError, match=r"warmup must be a fraction of training in \[0, 1\)"):
+        head.schedule(0.5, warmup=bad)
+    with pytest.raises(ValueError, match="fraction must be a fraction"):
+        head.schedule(1.5, warmup=0.5)
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.3, 0.75])
+@pytest.mark.parametrize("case", list(FIXED_SCALE_CASES))
+def test_the_schedule_blends_the_plain_cosine_and_the_formula(case, weight):
+    cls, params, target = FIXED_SCALE_CASES[case]
+    embeddings, head_weight, labels = placed(torch.float64)
+    head = make_head(cls, head_weight, **params)
+    head.margin_weight = weight
+    # cos + w (formula - cos), in the base class for every head
+    blended = hand_logits(lambda t: math.cos(t) + weight * (target(t) - math.cos(t)), [params["s"]] * 6)
+    assert_close(head.logits(embeddings, labels), blended, torch.float64)
 
 
 # --------------------------------------------------------------------------- pytorch-metric-learning oracle
@@ -462,7 +502,9 @@ def test_unknown_loss_lists_the_choices():
 def test_metric_losses_reject_nan():
     bad = torch.tensor([[float("nan"), 0.0], [1.0, 0.0]])
     with pytest.raises(ValueError, match="NaN"):
-        L.ContrastiveLoss()(bad, torch.zeros(2, 2), torch.tensor([1, 0]))
+        L.ContrastiveLoss()(bad, torch.tensor([0, 0]))
+    with pytest.raises(ValueError, match="NaN"):
+        L.ContrastiveLoss().pair_loss(bad, torch.zeros(2, 2), torch.tensor([1, 0]))
     with pytest.raises(ValueError, match="NaN"):
         L.TripletLoss()(bad, torch.tensor([0, 0]))
 
@@ -480,7 +522,7 @@ def test_contrastive_matches_hand_formula(dtype):
     for a, b, y in zip(x1, x2, same, strict=True):
         d = math.dist(a, b)
         terms.append(y * d * d + (1 - y) * max(0.0, margin - d) ** 2)
-    loss = L.ContrastiveLoss(margin)(
+    loss = L.ContrastiveLoss(margin).pair_loss(
         torch.tensor(x1, dtype=dtype), torch.tensor(x2, dtype=dtype), torch.tensor(same)
     )
     assert_close(loss, sum(terms) / len(terms), dtype)
@@ -490,7 +532,7 @@ def test_contrastive_matches_hand_formula(dtype):
 def test_contrastive_gradient_is_finite_for_identical_points(same):
     x1 = torch.tensor([[0.2, -0.4], [1.0, 1.0]], requires_grad=True)
     x2 = x1.detach().clone().requires_grad_()
-    loss = L.ContrastiveLoss(1.0)(x1, x2, torch.tensor([same, same]))
+    loss = L.ContrastiveLoss(1.0).pair_loss(x1, x2, torch.tensor([same, same]))
     loss.backward()
     # same pair: d^2 = 0; different pair: margin^2, up to the distance floor (d >= 1e-6)
     assert loss.item() == pytest.approx(0.0 if same else 1.0, abs=1e-5)
@@ -679,3 +721,271 @@ def test_softmax_keeps_the_linear_layers_xavier_start():
     bound = math.sqrt(6 / (2 + 10))
     assert head.weight.abs().max() <= bound
     assert head.weight.norm(dim=1).std() > 0.01  # not unit rows
+
+
+# --------------------------------------------------------------------------- full margin = the old heads
+def old_target(name: str, params: dict, cos: torch.Tensor, lamb: float) -> torch.Tensor:
+    """The target cosines of the heads before the schedule moved into the base class, written out."""
+    if name == "cosface":
+        return cos - params["m"]
+    if name == "arcface":
+        m = params["m"]
+        sin = torch.sqrt((1.0 - cos * cos).clamp_min(1e-7))
+        shifted = cos * math.cos(m) - sin * math.sin(m)
+        if params.get("easy_margin"):
+            return torch.where(cos > 0, shifted, cos)
+        return torch.where(cos > math.cos(math.pi - m), shifted, cos - m * math.sin(m))
+    if name == "combined":
+        theta = torch.acos(cos.clamp(-1.0 + 1e-7, 1.0 - 1e-7))
+        angle = params["m1"] * theta + params["m2"]
+        return torch.where(angle <= math.pi, torch.cos(angle), -1.0 - (angle - math.pi)) - params["m3"]
+    if name == "sphereface":
+        # psi(theta) = (-1)^k cos(m theta) - 2k, blended: (lamb cos + psi) / (1 + lamb)
+        m, theta = params["m"], torch.acos(cos.clamp(-1.0, 1.0))
+        k = torch.floor(m * theta / math.pi).clamp(max=m - 1)
+        psi = (1.0 - 2.0 * torch.remainder(k, 2)) * torch.cos(m * theta) - 2.0 * k
+        return (lamb * cos + psi) / (1.0 + lamb)
+    return cos  # normface
+
+
+def old_loss(name: str, params: dict, weight, embeddings, labels, *, lamb: float = 0.0) -> torch.Tensor:
+    """Cross-entropy of the pre-schedule training logits at the full margin."""
+    if name == "softmax":
+        return torch.nn.functional.cross_entropy(embeddings @ weight.T, labels)
+    unit = torch.nn.functional.normalize
+    cos = (unit(embeddings, dim=1) @ unit(weight, dim=1).T).clamp(-1.0, 1.0)
+    index = labels.view(-1, 1)
+    cos = cos.scatter(1, index, old_target(name, params, cos.gather(1, index), lamb))
+    scale = embeddings.norm(dim=1, keepdim=True) if name == "sphereface" else params.get("s", 10.0)
+    return torch.nn.functional.cross_entropy(scale * cos, labels)
+
+
+FULL_MARGIN_CASES = [
+    ("softmax", {}),
+    ("normface", {"s": 16.0}),
+    ("cosface", {"s": 16.0, "m": 0.35}),
+    ("arcface", {"s": 16.0, "m": 0.5}),
+    ("arcface", {"s": 10.0, "m": 0.3, "easy_margin": True}),
+    ("combined", {"s": 16.0, "m1": 1.5, "m2": 0.2, "m3": 0.1}),
+    *[("sphereface", {"m": m}) for m in (1, 2, 3, 4)],
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(("name", "params"), FULL_MARGIN_CASES)
+def test_full_margin_losses_equal_the_pre_schedule_heads(name, params, dtype):
+    for seed in range(3):
+        embeddings, labels, weight = random_batch(seed=seed, dtype=dtype)
+        head = L.build_loss(name, embedding_dim=3, num_classes=5, **params).to(dtype)
+        with torch.no_grad():
+            head.weight.copy_(weight)
+        head.schedule(1.0, warmup=0.0)  # w = 1, what fit leaves behind
+        ours = embeddings.clone().requires_grad_()
+        theirs = embeddings.clone().requires_grad_()
+        new, old = head(ours, labels), old_loss(name, params, weight, theirs, labels)
+        new.backward()
+        old.backward()
+        assert abs(new.item() - old.item()) <= 1e-6, (name, params, seed)
+        torch.testing.assert_close(ours.grad, theirs.grad, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("lamb", [5.0, 1000.0])
+def test_sphereface_lambda_blend_equals_the_pre_schedule_annealing(lamb):
+    embeddings, labels, weight = random_batch(seed=7)
+    head = make_head(L.SphereFace, weight, m=4)
+    head.lamb = lamb  # w = 1 / (1 + lamb)
+    expected = old_loss("sphereface", {"m": 4}, weight, embeddings, labels, lamb=lamb)
+    assert abs(head(embeddings, labels).item() - expected.item()) <= 1e-6
+
+
+# --------------------------------------------------------------------------- one interface for every loss
+@pytest.mark.parametrize("name", L.LOSS_NAMES)
+def test_every_loss_has_a_name_and_a_config_that_rebuilds_it(name):
+    loss = L.build_loss(name, embedding_dim=3, num_classes=4)
+    assert loss.name == name and isinstance(loss, L.Loss)
+    rebuilt = L.build_loss(loss.name, **loss.config())
+    assert type(rebuilt) is type(loss) and rebuilt.config() == loss.config()
+    # only heads have an embedding dimension and classes; no placeholders elsewhere
+    assert ("embedding_dim" in loss.config()) == ("num_classes" in loss.config()) == loss.classifies
+    assert hasattr(loss, "logits") == loss.classifies
+
+
+@pytest.mark.parametrize("name", L.LOSS_NAMES)
+def test_every_loss_takes_embeddings_and_labels(name):
+    loss = L.build_loss(name, embedding_dim=3, num_classes=4)
+    # a P x K batch: 4 classes x 3 samples
+    labels = torch.arange(4).repeat_interleave(3)
+    embeddings = torch.randn(12, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    value = loss(embeddings, labels)
+    value.backward()
+    assert value.dim() == 0 and torch.isfinite(value) and torch.isfinite(embeddings.grad).all()
+
+
+def test_a_head_needs_its_dimension_and_classes():
+    with pytest.raises(ValueError, match="embedding_dim and num_classes"):
+        L.build_loss("cosface", m=0.2)
+    assert L.build_loss("triplet", mining="batch-hard").config()["mining"] == "batch-hard"
+
+
+def test_contrastive_pairs_are_balanced():
+    # a P x K batch: P = 4 classes, K = 3 samples each, grouped in blocks
+    labels = torch.tensor([7, 7, 7, 2, 2, 2, 5, 5, 5, 0, 0, 0])
+    embeddings = torch.arange(12.0).view(12, 1).expand(12, 2)  # row i holds the value i
+    x1, x2, same = L.contrastive_pairs(embeddings, labels)
+    assert x1.shape == x2.shape == (24, 2) and same.shape == (24,)
+    assert same[:12].all() and not same[12:].any()  # 12 positive pairs, then 12 negative pairs
+    first, second = x1[:, 0].long(), x2[:, 0].long()
+    assert (first != second).all()  # never a sample with itself
+    assert torch.equal(labels[first] == labels[second], same)
+
+
+def test_contrastive_forward_is_the_pair_loss_of_the_batch_pairs():
+    labels = torch.tensor([3, 3, 1, 1, 0, 0])
+    embeddings = torch.randn(6, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    loss = L.ContrastiveLoss(1.5)
+    # pairs by hand: (i, next in its block) are positive, (i, same slot in the next block) negative
+    positive, negative = [1, 0, 3, 2, 5, 4], [2, 3, 4, 5, 0, 1]
+    terms = [math.dist(embeddings[i], embeddings[j]) ** 2 for i, j in enumerate(positive)]
+    terms += [max(0.0, 1.5 - math.dist(embeddings[i], embeddings[j])) ** 2 for i, j in enumerate(negative)]
+    assert loss(embeddings, labels).item() == pytest.approx(sum(terms) / len(terms), rel=1e-12)
+
+
+# --------------------------------------------------------------------------- fast paths = their references
+def test_the_finite_check_equals_its_reference():
+    big = torch.finfo(torch.float32).max
+    cases = [
+        torch.randn(50, 3),
+        torch.tensor([[1.0, float("nan")]]),
+        torch.tensor([[float("inf"), 1.0]]),
+        torch.tensor([[float("inf"), -float("inf")]]),
+        torch.tensor([[big, big]]),  # the sum overflows, every entry is finite
+        torch.zeros(0, 2),
+    ]
+    for values in cases:
+        assert L.all_finite(values) == L.all_finite_reference(values), values
+
+
+@pytest.mark.parametrize("mining", ["semi-hard", "batch-all"])
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_triplet_mean_equals_the_listed_triplets(mining, seed):
+    embeddings, labels = small_triplet_batch(seed, n=16)
+    loss_fn = L.TripletLoss(0.4, mining)
+    fast_input = embeddings.clone().requires_grad_()
+    listed_input = embeddings.clone().requires_grad_()
+    fast = loss_fn(fast_input, labels)
+    dist = loss_fn.distances(listed_input)
+    listed = loss_fn.listed_loss(dist, *loss_fn.mine(listed_input, labels, distances=dist), listed_input)
+    fast.backward()
+    listed.backward()
+    assert listed.item() > 0
+    torch.testing.assert_close(fast, listed, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(fast_input.grad, listed_input.grad, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- bad input (issue 15)
+@pytest.mark.parametrize("m", [7, 10**5, 1e9])
+def test_sphereface_m_is_bounded_to_what_the_lessons_use(m):
+    with pytest.raises(ValueError, match=r"integer in 1\.\.6"):
+        L.SphereFace(2, 3, m=m)
+    assert L.SphereFace(2, 3, m=6).m == 6
+
+
+@pytest.mark.parametrize("name", L.LOSS_NAMES)
+def test_an_empty_batch_is_a_clear_error(name):
+    loss = L.build_loss(name, embedding_dim=2, num_classes=3)
+    with pytest.raises(ValueError, match="empty batch"):
+        loss(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
+
+
+@pytest.mark.parametrize("mining", L.TripletLoss.MINING)
+def test_triplet_without_any_valid_triplet_is_an_exact_zero(mining):
+    loss_fn = L.TripletLoss(0.2, mining)
+    for labels in (torch.tensor([1, 1, 1]), torch.tensor([0, 1, 2]), torch.tensor([4])):
+        embeddings = torch.randn(len(labels), 2, requires_grad=True)
+        assert loss_fn(embeddings, labels).item() == 0.0
+    with pytest.raises(ValueError, match="empty batch"):
+        loss_fn.mine(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
+
+
+@pytest.mark.parametrize("mining", L.TripletLoss.MINING)
+def test_triplet_labels_of_the_wrong_length_are_rejected(mining):
+    embeddings = torch.randn(6, 2)
+    with pytest.raises(ValueError, match="got 4 labels for 6 embeddings"):
+        L.TripletLoss(0.2, mining)(embeddings, torch.tensor([0, 0, 1, 1]))
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "reason"),
+    [
+        ("cosface", {"m": 2.0}, "< 2"),
+        ("cosface", {"m": 1e6}, "< 2"),
+        ("combined", {"m3": 2.5}, "< 2"),
+        ("cosface", {"m": True}, "finite number"),
+        ("arcface", {"m": True}, "finite number"),
+        ("combined", {"m2": True}, "finite number"),
+        ("normface", {"s": True}, "finite number"),
+        ("contrastive", {"margin": True}, "finite number"),
+        ("triplet", {"margin": True}, "finite number"),
+        ("sphereface", {"m": True}, "integer"),
+        ("sphereface", {"lamb_min": -1.0}, "lamb_min must be a finite number >= 0"),
+        ("sphereface", {"lamb_base": -5.0}, "lamb_base must be a finite number >= 0"),
+        ("sphereface", {"lamb_power": 0.0}, "lamb_power"),
+    ],
+)
+def test_impossible_or_mistyped_parameters_are_rejected(name, params, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        L.build_loss(name, embedding_dim=2, num_classes=3, **params)
+
+
+def test_a_negative_sphereface_lambda_is_rejected():
+    head = L.SphereFace(2, 3)
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="lamb must be a finite number >= 0"):
+            head.lamb = bad
+    head.lamb = math.inf  # no margin at all: allowed
+    assert head.margin_weight == 0.0
+
+
+def test_contrastive_pair_labels_must_be_zero_or_one():
+    x1, x2 = torch.randn(3, 2), torch.randn(3, 2)
+    with pytest.raises(ValueError, match="0 \\(different\\) or 1 \\(same\\)"):
+        L.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([1, 2, 0]))
+    with pytest.raises(ValueError, match=r"tensor \[3\]"):
+        L.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([1, 0]))
+    assert torch.isfinite(L.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([True, False, True])))
+
+
+@pytest.mark.parametrize("name", L.LOSS_NAMES)
+def test_labels_of_shape_n_by_1_name_the_fix(name):
+    loss = L.build_loss(name, embedding_dim=2, num_classes=3)
+    with pytest.raises(
+        ValueError, match=r"labels must be 1-D \[N\], got shape \[4, 1\]: pass labels.view\(-1\)"
+    ):
+        loss(torch.randn(4, 2), torch.tensor([[0], [1], [0], [1]]))
+
+
+@pytest.mark.parametrize("name", list(L.HEADS))
+def test_a_wrong_embedding_dimension_names_both_and_the_fix(name):
+    head = L.build_loss(name, embedding_dim=2, num_classes=3)
+    with pytest.raises(
+        ValueError, match="dimension 3 but the head expects 2: build the head with embedding_dim=3"
+    ):
+        head(torch.randn(4, 3), torch.tensor([0, 1, 2, 0]))
+    with pytest.raises(ValueError, match="got 3 labels for 4 embeddings"):
+        head(torch.randn(4, 2), torch.tensor([0, 1, 2]))
+
+
+@pytest.mark.parametrize("name", L.LOSS_NAMES)
+def test_integer_embeddings_name_the_fix(name):
+    loss = L.build_loss(name, embedding_dim=2, num_classes=3)
+    with pytest.raises(ValueError, match=r"floating-point tensor, got torch.int64: convert with .float\(\)"):
+        loss(torch.ones(4, 2, dtype=torch.long), torch.tensor([0, 0, 1, 1]))
+
+
+def test_numpy_numbers_are_numbers():
+    head = L.CosFace(2, 3, s=np.float32(16.0), m=np.float32(0.25))
+    assert head.config() == {"embedding_dim": 2, "num_classes": 3, "s": 16.0, "m": 0.25}
+    assert type(head.config()["m"]) is float
+    assert L.SphereFace(np.int64(2), np.int64(3), m=np.int64(3)).m == 3
+    assert L.ArcFace(2, 3, m=np.float64(0.3)).m == pytest.approx(0.3)
+    assert L.TripletLoss(np.float32(0.5)).margin == 0.5
