@@ -96,6 +96,7 @@ def test_tiny_triplet_run_is_scored_by_nearest_neighbour(mnist_subset, tmp_path,
         (["--dataset", "cifar10"], "invalid choice: 'cifar10'"),
         (["--dim", "1"], "must be >= 2"),
         (["--epochs", "two"], "expected an integer"),
+        (["--warmup", "1000"], "must be a fraction of training in [0, 1)"),
     ],
 )
 def test_bad_flags_exit_non_zero_with_the_reason(argv, reason, capsys):

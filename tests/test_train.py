@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -16,7 +17,6 @@ from minifacenet import losses as L
 from minifacenet.models import EmbeddingNet
 from minifacenet.train import (
     TrainConfig,
-    contrastive_pairs,
     embed,
     fit,
     load_checkpoint,
@@ -35,7 +35,7 @@ def tiny_net(embedding_dim: int = 2) -> nn.Module:
 
 
 def steps_per_epoch(loss: nn.Module, n: int) -> int:
-    if isinstance(loss, (L.ContrastiveLoss, L.TripletLoss)):
+    if not loss.classifies:
         per_class = max(2, QUICK["batch_size"] // QUICK["classes_per_batch"])
         return n // (QUICK["classes_per_batch"] * per_class)
     return n // QUICK["batch_size"]
@@ -96,34 +96,84 @@ def record(head: L.MarginHead, attribute: str) -> list[float]:
     return seen
 
 
-def test_margin_warmup_ramps_margin_factor(mnist_subset):
+def test_margin_warmup_is_a_fraction_of_training(mnist_subset):
     images, labels = mnist_subset
     head = L.CosFace(2, 10, s=10.0, m=0.2)
-    factors = record(head, "margin_factor")
-    fit(tiny_net(2), head, images, labels, epochs=2, margin_warmup=10, **QUICK)
+    weights = record(head, "margin_weight")
+    fit(tiny_net(2), head, images, labels, epochs=2, margin_warmup=0.5, **QUICK)
     steps = 2 * steps_per_epoch(head, len(labels))
-    # step t of training uses min(1, t / warmup)
-    assert factors == pytest.approx([min(1.0, t / 10) for t in range(steps)])
-    assert head.margin_factor == 1.0  # the full margin after training
+    # step t of T uses w = min(1, (t / T) / 0.5): the margin fades in over the first half
+    assert weights == pytest.approx([min(1.0, t / steps / 0.5) for t in range(steps)])
+    assert head.margin_weight == 1.0  # the full margin after training
 
 
 def test_no_warmup_means_full_margin_from_the_first_step(mnist_subset):
     images, labels = mnist_subset
     head = L.ArcFace(2, 10, s=10.0, m=0.2)
-    factors = record(head, "margin_factor")
+    weights = record(head, "margin_weight")
     fit(tiny_net(2), head, images, labels, epochs=1, margin_warmup=0, **QUICK)
-    assert factors and set(factors) == {1.0}
+    assert weights and set(weights) == {1.0}
 
 
-def test_sphereface_lambda_is_annealed_during_fit(mnist_subset):
+@pytest.mark.parametrize("bad", [10, 1.0, -0.5])
+def test_a_warmup_in_steps_is_rejected_before_training(mnist_subset, bad):
     images, labels = mnist_subset
-    head = L.SphereFace(2, 10, m=4, lamb_base=100.0, lamb_gamma=2.0, lamb_power=1.0, lamb_min=5.0)
-    lambdas = record(head, "lamb")
-    fit(tiny_net(2), head, images, labels, epochs=2, **QUICK)
+    model = tiny_net(2)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"warmup must be a fraction of training in \[0, 1\)"):
+        fit(model, L.CosFace(2, 10), images, labels, epochs=1, margin_warmup=bad, **QUICK)
+    assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
+
+
+def test_sphereface_lambda_is_annealed_over_the_fraction_of_training(mnist_subset):
+    images, labels = mnist_subset
+    head = L.SphereFace(2, 10, m=4, lamb_base=100.0, lamb_power=1.0, lamb_min=5.0)
+    weights = record(head, "margin_weight")
+    fit(tiny_net(2), head, images, labels, epochs=2, **QUICK)  # its default warm-up: 0.5
     steps = 2 * steps_per_epoch(head, len(labels))
-    expected = [max(5.0, 100.0 * (1 + 2.0 * t) ** -1.0) for t in range(steps)]
-    assert lambdas == pytest.approx(expected)
-    assert lambdas[-1] == 5.0  # reached lamb_min within the run
+    # lamb = max(5, 100 / (1 + gamma f / 0.5)), gamma = 100 / 5 - 1; w = 1 / (1 + lamb)
+    lambdas = [max(5.0, 100.0 / (1 + 19.0 * (t / steps) / 0.5)) for t in range(steps)]
+    assert weights == pytest.approx([1 / (1 + lamb) for lamb in lambdas])
+    assert weights[-1] == pytest.approx(1 / 6)  # reached lamb_min within the run
+    assert head.margin_weight == 1.0 and head.lamb == 0.0  # the paper's formula after training
+
+
+@pytest.mark.parametrize("name", ["cosface", "triplet"])
+def test_snapshots_record_weights_and_embeddings_every_k_steps(mnist_subset, name):
+    images, labels = mnist_subset[0][:256], mnist_subset[1][:256]
+    probe = images[:20]
+    model, loss = tiny_net(3), L.build_loss(name, embedding_dim=3, num_classes=10)
+    history = fit(model, loss, images, labels, epochs=2, snapshot_every=3, snapshot_images=probe, **QUICK)
+    steps = 2 * steps_per_epoch(loss, len(labels))
+    snapshots = history["snapshots"]
+    assert [s["step"] for s in snapshots] == [*range(0, steps, 3), steps]
+    assert [s["fraction"] for s in snapshots] == pytest.approx([s["step"] / steps for s in snapshots])
+    for snapshot in snapshots:
+        assert isinstance(snapshot["embeddings"], np.ndarray) and snapshot["embeddings"].shape == (20, 3)
+        if name == "cosface":
+            assert snapshot["weights"].shape == (10, 3)
+        else:
+            assert snapshot["weights"] is None
+    assert model.training  # back to training mode after each snapshot
+    # the last snapshot is the trained model in eval mode, and the head's weights
+    np.testing.assert_allclose(snapshots[-1]["embeddings"], embed(model, probe, device="cpu").numpy())
+    if name == "cosface":
+        np.testing.assert_array_equal(snapshots[-1]["weights"], loss.weight.detach().numpy())
+        assert not np.array_equal(snapshots[0]["weights"], snapshots[-1]["weights"])
+
+
+def test_snapshots_do_not_change_the_run(mnist_subset):
+    images, labels = mnist_subset[0][:256], mnist_subset[1][:256]
+
+    def run(**snapshot):
+        head = L.ArcFace(2, 10, s=10.0, m=0.2)
+        return fit(tiny_net(2), head, images, labels, epochs=2, seed=1, **snapshot, **QUICK)["loss"]
+
+    assert run(snapshot_every=2, snapshot_images=images[:8]) == run()
+    with pytest.raises(ValueError, match="snapshot_images"):
+        run(snapshot_every=2)
+    with pytest.raises(ValueError, match="snapshot_every must be an integer >= 1"):
+        run(snapshot_every=0, snapshot_images=images[:8])
 
 
 def test_fit_accepts_a_config_and_keyword_overrides(mnist_subset):
@@ -189,15 +239,3 @@ def test_predict_is_the_argmax_of_test_time_logits():
             head.s * nn.functional.normalize(embeddings) @ nn.functional.normalize(head.weight).T
         ).argmax(1)
     assert torch.equal(predict(head, embeddings), expected)
-
-
-def test_contrastive_pairs_are_balanced():
-    # a P x K batch: P = 4 classes, K = 3 samples each, grouped in blocks
-    labels = torch.tensor([7, 7, 7, 2, 2, 2, 5, 5, 5, 0, 0, 0])
-    embeddings = torch.arange(12.0).view(12, 1).expand(12, 2)  # row i holds the value i
-    x1, x2, same = contrastive_pairs(embeddings, labels)
-    assert x1.shape == x2.shape == (24, 2) and same.shape == (24,)
-    assert same[:12].all() and not same[12:].any()  # 12 positive pairs, then 12 negative pairs
-    first, second = x1[:, 0].long(), x2[:, 0].long()
-    assert (first != second).all()  # never a sample with itself
-    assert torch.equal(labels[first] == labels[second], same)
