@@ -35,10 +35,10 @@ import torch
 from ipywidgets import FloatSlider, interact
 
 from minifacenet.data import mnist, pk_batches
-from minifacenet.losses import ContrastiveLoss
+from minifacenet.losses import ContrastiveLoss, contrastive_pairs
 from minifacenet.metrics import knn_accuracy
 from minifacenet.models import EmbeddingNet
-from minifacenet.train import contrastive_pairs, embed, fit, seed_everything
+from minifacenet.train import embed, fit, seed_everything
 from minifacenet.viz import plot_embeddings
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
@@ -73,7 +73,7 @@ print(f"fast mode: {FAST}")
 # ## The loss, written by hand
 #
 # This is the one new method of this notebook. We write it inline and check it against
-# `minifacenet.losses.ContrastiveLoss` on the same random pairs.
+# `minifacenet.losses.ContrastiveLoss.pair_loss` on the same random pairs.
 
 # %%
 def contrastive_loss(x1: torch.Tensor, x2: torch.Tensor, same: torch.Tensor, *, margin: float) -> torch.Tensor:
@@ -91,7 +91,7 @@ generator = torch.Generator().manual_seed(0)
 x1, x2 = torch.randn(64, 2, generator=generator), torch.randn(64, 2, generator=generator)
 same = torch.rand(64, generator=generator) < 0.5
 ours = contrastive_loss(x1, x2, same, margin=MARGIN)
-library = ContrastiveLoss(margin=MARGIN)(x1, x2, same)
+library = ContrastiveLoss(margin=MARGIN).pair_loss(x1, x2, same)
 torch.testing.assert_close(ours, library)
 print(f"by hand: {ours.item():.4f}   library: {library.item():.4f}")
 
@@ -120,7 +120,7 @@ plt.show()
 # %% [markdown]
 # ## Pairs from P×K batches
 #
-# Training uses batches of P classes × K images each. `minifacenet.train.contrastive_pairs`
+# Training uses batches of P classes × K images each. `minifacenet.losses.contrastive_pairs`
 # turns such a batch into balanced pairs: every image is paired with the next image of its
 # own block (a positive) and with the image in the same slot of the next block (a negative).
 # Here are a few of each.

@@ -188,16 +188,18 @@ print("MySphereFace equals minifacenet.losses.SphereFace for m = 1..4, lambda = 
 # $$f_y = \frac{\lambda\,\lVert x\rVert\cos\theta_y + \lVert x\rVert\,\psi(\theta_y)}{1+\lambda}, \qquad
 # \lambda = \max\bigl(\lambda_\min,\ \text{base}\cdot(1+\gamma\cdot\text{iteration})^{-\text{power}}\bigr),$$
 #
-# with base 1000, $\gamma = 0.12$, power 1, $\lambda_\min = 5$. The library's `SphereFace.anneal(iteration)`
-# computes $\lambda$; `fit` calls it at every step. $\lambda_\min$ is the knob: a large one keeps a weak margin.
+# with base 1000, $\gamma = 0.12$, power 1, $\lambda_\min = 5$. This blend is $\cos\theta_y + w\,(\psi(\theta_y) - \cos\theta_y)$
+# with $w = 1/(1+\lambda)$: the same margin weight every head's warm-up uses. `fit` calls `head.schedule(fraction)`
+# before every step, which sets $w$ from `SphereFace.lamb_at(fraction, warmup=...)`. $\lambda_\min$ is the knob: a
+# large one keeps a weak margin.
 
 # %%
-iterations = np.arange(0, 3001)
-official = SphereFace(2, 10)
-lambdas = [official.anneal(int(t)) for t in iterations]
+fractions = np.linspace(0, 1, 501)
+official = SphereFace(2, 10)  # base 1000, power 1, lambda_min 5
+lambdas = [official.lamb_at(float(f), warmup=0.5) for f in fractions]
 fig, (ax_lamb, ax_blend) = plt.subplots(1, 2, figsize=(13, 4.2), constrained_layout=True)
-ax_lamb.semilogy(iterations, lambdas)
-ax_lamb.set(xlabel="iteration", ylabel="λ", title="official schedule: 1000 / (1 + 0.12 t), at least 5")
+ax_lamb.semilogy(fractions, lambdas)
+ax_lamb.set(xlabel="fraction of training", ylabel="λ", title="1000 / (1 + 199 f / 0.5), at least 5")
 for lamb in (1000, 20, 5, 1, 0):
     blend = MySphereFace(2, 2, m=4, lamb=lamb).target_cosine(torch.cos(theta))
     ax_blend.plot(degrees, blend.detach(), label=f"λ = {lamb}")
@@ -208,21 +210,17 @@ plt.show()
 
 # %% [markdown]
 # The official schedule reaches $\lambda_\min = 5$ after about 1,660 iterations of the paper's 28,000. Our
-# runs are a few hundred steps, so we keep the shape and choose $\gamma$ such that $\lambda$ reaches
-# $\lambda_\min$ halfway through training. We use $\lambda_\min = 1$: a visible margin, still trainable.
+# runs are a few hundred steps, so the library keeps the shape and counts iterations in warm-ups: with
+# $f$ the fraction of training done, $\gamma f / \text{warmup}$ replaces $\gamma t$, and
+# $\gamma = \text{base}/\lambda_\min - 1$, so $\lambda$ reaches $\lambda_\min$ at the warm-up fraction (for SphereFace
+# by default half of training). We use $\lambda_\min = 1$: a visible margin, still trainable.
 
 # %%
-def annealed_sphereface(embedding_dim, num_classes, *, m, steps, lamb_min=1.0, lamb_base=1000.0):
-    """A SphereFace head whose lambda falls from ``lamb_base`` to ``lamb_min`` in half of ``steps``."""
-    # solve base / (1 + gamma t) = lamb_min for gamma at t = steps / 2
-    gamma = (lamb_base / max(lamb_min, 1e-3) - 1) / (steps / 2) if lamb_base > 0 else 0.0
-    return SphereFace(embedding_dim, num_classes, m=m, lamb_base=lamb_base, lamb_gamma=gamma, lamb_min=lamb_min)
-
-
 def train(head, images, labels, *, embedding_dim):
     """An EmbeddingNet trained with ``head``; the returned history has per-epoch loss and accuracy."""
     seed_everything(0)
     net = EmbeddingNet(embedding_dim=embedding_dim)
+    # SphereFace's default warm-up: lambda falls from 1000 to lambda_min over the first half of training
     history = fit(net, head, images, labels, epochs=EPOCHS, batch_size=BATCH, lr=1e-2, progress=False)
     return net, history
 
@@ -250,13 +248,13 @@ print(f"6 classes: {len(six_images)} training and {len(six_test_images)} test di
 six = {}
 for m in range(1, 5):
     seed_everything(0)  # the same initial class weights (and network) for every m
-    head = annealed_sphereface(3, 6, m=m, steps=six_steps)
+    head = SphereFace(3, 6, m=m, lamb_min=1.0)
     net, history = train(head, six_images, six_labels, embedding_dim=3)
     emb = embed(net, six_test_images)  # [N, 3]
     six[m] = {"head": head, "embeddings": emb, "history": history,
               "accuracy": accuracy(predict(head, emb), six_test_labels),
               "angles": angle_statistics(emb, six_test_labels, weight=head.weight)}
-    print(f"m = {m}: loss per epoch {[round(v, 3) for v in history['loss']]}, final lambda {head.lamb:.2f}, "
+    print(f"m = {m}: loss per epoch {[round(v, 3) for v in history['loss']]}, "
           f"test accuracy {six[m]['accuracy']:.4f}")
 
 # %%
@@ -345,8 +343,7 @@ print(f"annealed:     loss per epoch {[round(v, 3) for v in six[4]['history']['l
 
 # %%
 seed_everything(0)
-steps = EPOCHS * (TRAIN_SIZE // BATCH)
-head2 = annealed_sphereface(2, 10, m=2, steps=steps)
+head2 = SphereFace(2, 10, m=2, lamb_min=1.0)
 net2, history2 = train(head2, train_images[:TRAIN_SIZE], train_labels[:TRAIN_SIZE], embedding_dim=2)
 embeddings2 = embed(net2, test_images)  # [N, 2]
 accuracy2 = accuracy(predict(head2, embeddings2), test_labels)
@@ -397,17 +394,17 @@ MarginExplorer(head=head2, embeddings=embeddings2, labels=test_labels)
 # ```
 # </details>
 #
-# **2.** With the official schedule, at which iteration does $\lambda$ reach $\lambda_\min = 5$? Which $\gamma$
-# does `annealed_sphereface` pick for a 200-step run with $\lambda_\min = 1$?
+# **2.** With the official schedule, at which iteration does $\lambda$ reach $\lambda_\min = 5$? With the
+# library's fraction law and $\lambda_\min = 1$, what is $\lambda$ a quarter into training (warm-up 0.5)?
 #
 # <details><summary>Solution</summary>
 #
-# $1000/(1 + 0.12\,t) = 5$ gives $t = 199/0.12 \approx 1658$. For 200 steps, $\lambda = 1$ at $t = 100$:
-# $\gamma = 999/100 = 9.99$.
+# $1000/(1 + 0.12\,t) = 5$ gives $t = 199/0.12 \approx 1658$. With $\lambda_\min = 1$, $\gamma = 999$ and
+# $\lambda(0.25) = 1000/(1 + 999 \cdot 0.25/0.5) = 1000/500.5 \approx 2.0$.
 #
 # ```python
-# print(next(t for t in range(10000) if SphereFace(2, 10).anneal(t) == 5.0))   # 1659
-# print(annealed_sphereface(2, 10, m=4, steps=200).lamb_gamma)                  # 9.99
+# print(next(t for t in range(10000) if 1000 / (1 + 0.12 * t) <= 5.0))          # 1659
+# print(SphereFace(2, 10, lamb_min=1.0).lamb_at(0.25, warmup=0.5))              # 1.998
 # ```
 # </details>
 #

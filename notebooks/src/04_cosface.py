@@ -190,9 +190,8 @@ def train(head_class, images, labels, *, embedding_dim, **params):
     seed_everything(0)
     net = EmbeddingNet(embedding_dim=embedding_dim)
     head = head_class(embedding_dim, int(labels.max()) + 1, **params)
-    warmup = EPOCHS * (len(images) // BATCH) // 2
     history = fit(net, head, images, labels, epochs=EPOCHS, batch_size=BATCH, lr=1e-2,
-                  margin_warmup=warmup, progress=False)
+                  margin_warmup=0.5, progress=False)
     return net, head, history
 
 

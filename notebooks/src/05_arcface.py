@@ -287,7 +287,7 @@ train_images, train_labels = mnist(train=True)
 test_images, test_labels = mnist(train=False)
 train_images, train_labels = train_images[:TRAIN_SIZE], train_labels[:TRAIN_SIZE]
 test_images, test_labels = test_images[:TEST_SIZE], test_labels[:TEST_SIZE]
-WARMUP = EPOCHS * (TRAIN_SIZE // BATCH) // 2  # margin from 0 to m over half of training
+WARMUP = 0.5  # margin from 0 to m over the first half of training (a fraction of it)
 print(f"{len(train_images)} training and {len(test_images)} test digits; {EPOCHS} epochs")
 
 # %%
@@ -327,9 +327,8 @@ def train_3d(head):
     seed_everything(0)
     net = EmbeddingNet(embedding_dim=3)
     images, labels = train_images[:TRAIN_SIZE_3D], train_labels[:TRAIN_SIZE_3D]
-    warmup = EPOCHS * (TRAIN_SIZE_3D // BATCH) // 2
     hist = fit(net, head, images, labels, epochs=EPOCHS, batch_size=BATCH, lr=1e-2,
-               margin_warmup=warmup, progress=False)
+               margin_warmup=WARMUP, progress=False)
     return embed(net, test_images), hist
 
 

@@ -88,7 +88,7 @@ seed_everything(0)
 model = EmbeddingNet(embedding_dim=2)
 head = ArcFace(2, 10, s=10.0, m=0.2)
 history = fit(model, head, train_images, train_labels, epochs=EPOCHS, batch_size=BATCH, lr=1e-2,
-              margin_warmup=EPOCHS * (TRAIN_SIZE // BATCH) // 2)
+              margin_warmup=0.5)
 embeddings = embed(model, test_images)  # [N, 2]
 test_accuracy = accuracy(predict(head, embeddings), test_labels)
 print(f"loss per epoch: {[round(v, 3) for v in history['loss']]}; test accuracy {test_accuracy:.4f}")
