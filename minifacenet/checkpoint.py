@@ -73,6 +73,19 @@ def save_checkpoint(
     return path
 
 
+def unreadable_message(path: Path, error: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused ``path``, and what to do."""
+    if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
+        return (
+            f"{path} holds Python objects other than tensors and plain values, which loading would "
+            "have to run: refused. Load only checkpoints written by minifacenet's save_checkpoint"
+        )
+    return (
+        f"{path} is not a readable checkpoint (empty, truncated or not written by torch.save: "
+        f"{type(error).__name__}): train again, or copy the file again from where it was made"
+    )
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint's dict, loaded with ``weights_only=True``; a :class:`CheckpointError` otherwise."""
     path = Path(path)
@@ -80,17 +93,8 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"no checkpoint file at {path}: give the path of a checkpoint.pt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise CheckpointError(
-            f"{path} holds Python objects other than tensors and plain values, which loading would "
-            "have to run: refused. Load only checkpoints written by minifacenet's save_checkpoint "
-            f"({str(error).strip().splitlines()[0]})"
-        ) from error
-    except (RuntimeError, EOFError, OSError, ValueError, TypeError, AttributeError) as error:
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint (empty, truncated or not written by torch.save: "
-            f"{type(error).__name__}): train again, or copy the file again from where it was made"
-        ) from error
+    except Exception as error:  # noqa: BLE001 - a damaged file can raise almost anything
+        raise CheckpointError(unreadable_message(path, error)) from error
     missing = [key for key in CHECKPOINT_KEYS if key not in state] if isinstance(state, dict) else ["all"]
     if missing:
         raise CheckpointError(
