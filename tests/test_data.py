@@ -171,10 +171,13 @@ def test_a_corrupt_mnist_label_is_an_error_not_a_201_class_dataset(data_dir, tmp
 
 
 @pytest.mark.usefixtures("offline")
-@pytest.mark.parametrize(("name", "offset", "data"), [
-    ("t10k-images-idx3-ubyte", 0, b"\x00\x00\x09\x03"),  # magic: signed bytes, not unsigned
-    ("t10k-labels-idx1-ubyte", 4, (20000).to_bytes(4, "big")),  # count 20000, not 10000
-])
+@pytest.mark.parametrize(
+    ("name", "offset", "data"),
+    [
+        ("t10k-images-idx3-ubyte", 0, b"\x00\x00\x09\x03"),  # magic: signed bytes, not unsigned
+        ("t10k-labels-idx1-ubyte", 4, (20000).to_bytes(4, "big")),  # count 20000, not 10000
+    ],
+)
 def test_a_bad_mnist_header_is_named(data_dir, tmp_path, name, offset, data):
     clear_caches()
     root = mnist_root(data_dir, tmp_path, copy=(name,))
@@ -203,11 +206,14 @@ def olivetti_cache(data_dir: Path, root: Path, damage) -> Path:
 
 
 @pytest.mark.usefixtures("offline")
-@pytest.mark.parametrize(("damage", "reason"), [
-    (with_nan, "1 pixel values are NaN"),
-    (lambda faces: np.full_like(faces, 128), "400 images are constant"),
-    (with_flat_image, "1 images are constant"),
-])
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (with_nan, "1 pixel values are NaN"),
+        (lambda faces: np.full_like(faces, 128), "400 images are constant"),
+        (with_flat_image, "1 images are constant"),
+    ],
+)
 def test_a_corrupt_olivetti_cache_is_named_with_the_fix(data_dir, tmp_path, damage, reason):
     clear_caches()
     path = olivetti_cache(data_dir, tmp_path, damage)
