@@ -22,6 +22,7 @@ from pathlib import Path
 import joblib
 import numpy as np
 import torch
+from scipy.io import loadmat
 
 ENV_VAR = "MINIFACENET_DATA"
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -232,8 +233,6 @@ def _read_olivetti(path: Path) -> np.ndarray:
 
 def _fetch_olivetti(path: Path) -> None:
     """Download the faces and write scikit-learn's cache file ``path``; nothing is written on failure."""
-    from scipy.io import loadmat
-
     with tempfile.TemporaryDirectory(prefix="minifacenet-") as staging:
         mat = Path(staging) / "olivettifaces.mat"
         try:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
 import os
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
+from scipy.io import savemat
 
 from minifacenet import data as D
 
@@ -302,6 +307,65 @@ def test_downloads_give_up_behind_a_silent_network(monkeypatch, tmp_path, silent
         assert time.monotonic() - start < 10
         assert f"Copy them into {folder}" in str(error.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def file_server():
+    """Serve a folder over local HTTP: ``serve(folder)`` gives its base URL."""
+    servers = []
+
+    def serve(folder: Path) -> str:
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        handler.log_message = lambda *args: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port_url() -> str:
+    """A local URL nobody listens on: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/"
+
+
+def test_download_from_the_second_mirror_into_an_empty_root(data_dir, tmp_path, monkeypatch, file_server):
+    clear_caches()
+    monkeypatch.setattr(D, "MNIST_MIRRORS", (closed_port_url(), file_server(data_dir / "MNIST" / "raw")))
+    root = tmp_path / "new" / "data"
+    images, labels = D.mnist(False, root=root)
+    clear_caches()
+    expected_images, expected_labels = D.mnist(False, root=data_dir)
+    assert torch.equal(images, expected_images) and torch.equal(labels, expected_labels)
+    assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(D.MNIST_FILES)
+
+
+def test_olivetti_download_writes_the_cache_scikit_learn_writes(data_dir, tmp_path, monkeypatch, file_server):
+    clear_caches()
+    served = tmp_path / "served"
+    served.mkdir()
+    # the source's layout: faces [4096, 400], the transpose of the cache's [400, 4096]
+    savemat(served / "olivettifaces.mat", {"faces": joblib.load(data_dir / D.OLIVETTI_FILE).T})
+    digest = hashlib.sha256((served / "olivettifaces.mat").read_bytes()).hexdigest()
+    monkeypatch.setattr(D, "OLIVETTI_URL", f"{file_server(served)}olivettifaces.mat")
+    monkeypatch.setattr(D, "OLIVETTI_SHA256", digest)
+    root = tmp_path / "data"
+    images, labels = D.olivetti(root=root)
+    clear_caches()
+    expected_images, expected_labels = D.olivetti(root=data_dir)
+    assert torch.equal(images, expected_images) and torch.equal(labels, expected_labels)
+    assert [p.name for p in root.iterdir()] == [D.OLIVETTI_FILE]
+    monkeypatch.setattr(D, "OLIVETTI_SHA256", "0" * 64)  # a tampered download is refused
+    clear_caches()
+    with pytest.raises(D.DataError, match="sent a corrupt file"):
+        D.olivetti(root=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
 
 
 # --------------------------------------------------------------------------- P x K batches
