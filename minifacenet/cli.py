@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,12 +14,22 @@ import torch
 
 from . import data as D
 from . import losses as L
+from .checkpoint import save_checkpoint
 from .metrics import accuracy, knn_accuracy
 from .models import EmbeddingNet
-from .train import TrainConfig, embed, fit, predict, save_checkpoint
+from .train import TrainConfig, embed, fit, predict
+
+# The losses that ignore an option: giving it to them is an error, not a silent no-op.
+IGNORED_BY = {
+    "margin": ("softmax", "normface"),
+    "scale": ("softmax", "sphereface", "contrastive", "triplet"),
+    "mining": tuple(name for name in L.LOSS_NAMES if name != "triplet"),
+}
 
 
-def positive_int(minimum: int):
+def int_at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum``."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -42,6 +53,51 @@ def fraction_below_one(text: str) -> float:
     return value
 
 
+def positive_int(minimum: int = 1):
+    """An argparse type: an integer >= ``minimum`` >= 1 (for counts that may be 0: ``int_at_least(0)``)."""
+    if minimum < 1:
+        raise ValueError(f"positive_int needs minimum >= 1, got {minimum}: use int_at_least({minimum})")
+    return int_at_least(minimum)
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite float (no nan, no inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse type: a finite float > 0."""
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value} (nothing would be learned)")
+    return value
+
+
+def device_name(text: str) -> str:
+    """An argparse type: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, present on this machine."""
+    if text == "auto":
+        return text
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use auto, cpu or cuda") from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s): use --device cpu or auto"
+        )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError("'mps': no Apple GPU here: use --device cpu or auto")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"unsupported device {text!r}: use auto, cpu or cuda")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minifacenet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,12 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=positive_int(1), default=10)
     t.add_argument(
         "--margin",
-        type=float,
+        type=finite_float,
         default=None,
         help="m (SphereFace: integer; contrastive/triplet: their margin); default: the loss's own",
     )
-    t.add_argument("--scale", type=float, default=None, help="s for normalised heads")
-    t.add_argument("--mining", default="semi-hard", choices=L.TripletLoss.MINING, help="triplet mining")
+    t.add_argument("--scale", type=finite_float, default=None, help="s for normalised heads")
     t.add_argument(
         "--warmup",
         type=fraction_below_one,
@@ -71,10 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(0.5 = the first half); default: the loss's own (0; SphereFace's lambda annealing 0.5)",
     )
     t.add_argument(
-        "--shift", type=positive_int(0), default=2, help="augmentation: random shifts of up to N pixels"
+        "--mining", default=None, choices=L.TripletLoss.MINING, help="triplet mining (default: semi-hard)"
+    )
+    t.add_argument(
+        "--shift", type=int_at_least(0), default=2, help="augmentation: random shifts of up to N pixels"
     )
     t.add_argument("--batch-size", type=positive_int(2), default=256)
-    t.add_argument("--lr", type=float, default=TrainConfig.lr)
+    t.add_argument("--lr", type=positive_float, default=TrainConfig.lr)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(
         "--limit",
@@ -83,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="use only the first N training images (quick runs)",
     )
     t.add_argument("--data-root", default=None, help=f"data folder (default: ${D.ENV_VAR} or data/)")
-    t.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    t.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda")
     t.add_argument("--out", default="runs/latest", help="output folder")
     return parser
 
@@ -94,7 +152,7 @@ def loss_params(args) -> dict:
     if args.loss in ("contrastive", "triplet"):
         if args.margin is not None:
             params["margin"] = args.margin
-        if args.loss == "triplet":
+        if args.mining is not None:
             params["mining"] = args.mining
         return params
     if args.margin is not None and args.loss in ("cosface", "arcface", "sphereface"):
@@ -117,6 +175,40 @@ def split(name: str, root):
     return images[~test], labels[~test], images[test], labels[test]
 
 
+def check_out_folder(out: Path) -> None:
+    """A ValueError unless ``out`` is (or can be created as) a folder this process can write."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder: give a folder (created if missing)")
+    existing = next(path for path in (out, *out.parents) if path.exists())
+    if not existing.is_dir():
+        raise ValueError(f"--out {out}: {existing} is a file, so the folder cannot be made: choose another")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: {existing} is read-only: give a folder you can write (runs/latest)")
+
+
+def check_args(args) -> None:
+    """What the arguments alone decide, checked before any data is loaded: a ValueError names it."""
+    for option, losses in IGNORED_BY.items():
+        if getattr(args, option) is not None and args.loss in losses:
+            users = ", ".join(name for name in L.LOSS_NAMES if name not in losses)
+            raise ValueError(f"--{option} does nothing for --loss {args.loss}: drop it, or use {users}")
+    check_out_folder(Path(args.out))
+    # the head's own checks (margin and scale ranges), on a 2-class stand-in
+    L.build_loss(args.loss, embedding_dim=args.dim, num_classes=2, **loss_params(args))
+
+
+def check_trained(history: dict, test_embeddings: torch.Tensor, args) -> None:
+    """A ValueError if training diverged (a NaN or inf loss or embedding): nothing is then saved."""
+    losses = history["loss"]
+    bad = next((epoch for epoch, value in enumerate(losses) if not math.isfinite(value)), None)
+    if bad is None and torch.isfinite(test_embeddings).all():
+        return
+    what = f"the loss is {losses[bad]} in epoch {bad + 1}" if bad is not None else "NaN/inf embeddings"
+    raised = [f"--{name}" for name in ("scale", "margin") if getattr(args, name) is not None]
+    hint = f", or {' / '.join(raised)}" if raised else ""
+    raise ValueError(f"training diverged ({what}); nothing saved: lower --lr (now {args.lr}){hint}")
+
+
 def evaluate(model, loss, train_x, train_y, test_emb, test_y, device) -> float:
     """Test accuracy of embeddings ``test_emb``: the head's prediction, or 1-NN against training."""
     if not loss.classifies:
@@ -124,13 +216,15 @@ def evaluate(model, loss, train_x, train_y, test_emb, test_y, device) -> float:
     return accuracy(predict(loss.cpu(), test_emb), test_y)
 
 
-def json_ready(history: dict) -> dict:
-    """The history with NaN (no training accuracy for pair/triplet losses) as null: valid JSON."""
-
-    def clean(value):
-        return None if isinstance(value, float) and math.isnan(value) else value
-
-    return {key: [clean(value) for value in values] for key, values in history.items()}
+def json_ready(value):
+    """``value`` with every non-finite float as ``None`` (null): strict JSON, whatever a run produced."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def train(args) -> int:
@@ -154,15 +248,13 @@ def train(args) -> int:
     history = fit(model, loss, train_x, train_y, config=config, device=args.device)
     seconds = time.perf_counter() - start
     test_emb = embed(model, test_x, device=args.device)
+    check_trained(history, test_emb, args)
     test_accuracy = evaluate(model, loss, train_x, train_y, test_emb, test_y, args.device)
     out = Path(args.out)
     save_checkpoint(out / "checkpoint.pt", model, loss, vars(args))
-    metrics = {
-        "test_accuracy": test_accuracy,
-        "history": json_ready(history),
-        "seconds": seconds,
-        "args": vars(args),
-    }
+    metrics = json_ready(
+        {"test_accuracy": test_accuracy, "history": history, "seconds": seconds, "args": vars(args)}
+    )
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
     figure = plot_embeddings(
         test_emb,
@@ -178,8 +270,9 @@ def train(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        check_args(args)
         return train(args)
-    except (ValueError, D.DataError) as error:
+    except (ValueError, D.DataError, OSError) as error:
         print(f"minifacenet: error: {error}", file=sys.stderr)
         return 2
 

@@ -9,11 +9,20 @@ the data is only read, never written.
 from __future__ import annotations
 
 import functools
+import gzip
+import hashlib
 import os
+import shutil
+import tempfile
+import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import joblib
+import numpy as np
 import torch
+from scipy.io import loadmat
 
 ENV_VAR = "MINIFACENET_DATA"
 REPO_DATA = Path(__file__).resolve().parent.parent / "data"
@@ -29,7 +38,20 @@ MNIST_FILES = {
     "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
     "t10k-labels-idx1-ubyte": 8 + 10000,
 }
+# Where MNIST's .gz files are downloaded from (torchvision's mirrors), and their MD5 sums.
+MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
+}
 OLIVETTI_FILE = "olivetti_py3.pkz"
+# scikit-learn's source of the faces (a MATLAB file) and its SHA-256.
+OLIVETTI_URL = "https://ndownloader.figshare.com/files/5976027"
+OLIVETTI_SHA256 = "b612fb967f2dc77c9c62d3e1266e0c73d5fca46a4b8906c18e454d41af987794"
+# Seconds a download waits for the server (to connect, and between two reads) before giving up.
+DOWNLOAD_TIMEOUT = 15.0
 
 
 class DataError(RuntimeError):
@@ -51,46 +73,130 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 def _missing_message(name: str, folder: Path, files: list[str], error: Exception) -> str:
     return (
         f"{name} is not in {folder} and could not be downloaded ({type(error).__name__}: "
-        f"{str(error).strip().splitlines()[0]}). Expected files: {', '.join(files)}. "
-        f"Put them there, or point the environment variable {ENV_VAR} "
+        f"{(str(error).strip() or 'no answer').splitlines()[0]}). Expected files: {', '.join(files)}. "
+        f"Copy them into {folder}, or point the environment variable {ENV_VAR} "
         "(or the root= argument) at a folder that has them."
     )
 
 
-def _check_mnist_sizes(raw: Path) -> None:
-    """Raise a clear error for a truncated or corrupt MNIST cache before any parser sees it."""
-    for name, size in MNIST_FILES.items():
-        actual = (raw / name).stat().st_size
-        if actual != size:
-            raise DataError(
-                f"MNIST cache file {raw / name} has {actual} bytes, expected {size}: it is "
-                "truncated or corrupt. Delete it (and its .gz) and download again."
-            )
+# --------------------------------------------------------------------------- downloads
+def _download(url: str, target: Path, *, digest: str, algorithm: str) -> None:
+    """``url`` into ``target``, checked against its hash; gives up after DOWNLOAD_TIMEOUT of silence."""
+    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, target.open("wb") as file:
+        shutil.copyfileobj(response, file)
+    hasher = hashlib.new(algorithm)
+    with target.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            hasher.update(block)
+    actual = hasher.hexdigest()
+    if actual != digest:
+        raise OSError(f"{url} sent a corrupt file ({algorithm} {actual}, expected {digest})")
+
+
+def _download_from_mirrors(name: str, target: Path) -> None:
+    """MNIST's ``name.gz`` into ``target`` from the first mirror that answers; OSError if none does."""
+    errors = []
+    for mirror in MNIST_MIRRORS:
+        try:
+            return _download(f"{mirror}{name}.gz", target, digest=MNIST_MD5[name], algorithm="md5")
+        except OSError as error:  # URLError, timeouts, refused connections, bad checksums
+            errors.append(error)
+    raise errors[-1] if errors else OSError("no download mirror configured")
+
+
+def _install(staged: list[Path], folder: Path) -> None:
+    """Move checked files from the staging folder into ``folder`` (created only now)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in staged:
+            shutil.move(path, folder / path.name)
+    except OSError as error:
+        raise DataError(
+            f"could not write the downloaded data into {folder} ({error}): make it writable, "
+            f"or point {ENV_VAR} (or root=) at a folder you can write"
+        ) from error
+
+
+# --------------------------------------------------------------------------- MNIST
+def _read_idx(path: Path, *, shape: tuple[int, ...], source: Path | None = None) -> torch.Tensor:
+    """An idx file of unsigned bytes (MNIST's format) as uint8 ``shape``, its header checked.
+
+    Header: 0x0000 0x08 (unsigned byte) ndim, then ndim big-endian int32 sizes.
+    """
+    source = source or path
+    data = path.read_bytes()
+    header = 4 + 4 * len(shape)
+    magic, *sizes = (int.from_bytes(data[i : i + 4], "big") for i in range(0, header, 4))
+    if len(data) >= header and (magic != 0x0800 + len(shape) or tuple(sizes) != shape):
+        raise DataError(
+            f"MNIST file {source} has a bad header (magic {magic:#010x}, sizes {tuple(sizes)}; expected "
+            f"{0x0800 + len(shape):#010x}, {shape}): it is corrupt. Delete it and load again to download it."
+        )
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        raise DataError(
+            f"MNIST cache file {source} has {len(data)} bytes, expected {expected}: it is "
+            "truncated or corrupt. Delete it (and its .gz) and load again to download it."
+        )
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=header).view(shape)
+
+
+def _read_mnist_split(raw: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images ``[N, 28, 28]`` and int64 labels ``[N]`` in 0..9 from the raw idx files."""
+    prefix, count = ("train", 60000) if train else ("t10k", 10000)
+    images = _read_idx(raw / f"{prefix}-images-idx3-ubyte", shape=(count, 28, 28))
+    label_file = raw / f"{prefix}-labels-idx1-ubyte"
+    labels = _read_idx(label_file, shape=(count,)).long()
+    if labels.max() > 9:
+        bad = int(torch.argmax((labels > 9).int()))
+        raise DataError(
+            f"MNIST label file {label_file} holds label {int(labels[bad])} at position {bad}: labels "
+            "must be 0..9, the file is corrupt. Delete it (and its .gz) and load again to download it."
+        )
+    return images, labels
+
+
+def _stage_mnist_file(raw: Path, name: str, staging: Path) -> Path:
+    """The idx file ``name`` unpacked into ``staging`` from ``raw``'s .gz, else from a download."""
+    archive = raw / f"{name}.gz"
+    if not archive.exists():
+        archive = staging / f"{name}.gz"
+        try:
+            _download_from_mirrors(name, archive)
+        except OSError as error:
+            raise DataError(_missing_message("MNIST", raw, list(MNIST_FILES), error)) from error
+    target = staging / name
+    try:
+        with gzip.open(archive) as packed, target.open("wb") as unpacked:
+            shutil.copyfileobj(packed, unpacked)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{archive} is corrupt ({error}): delete it and load again to download it") from error
+    # a full check before anything lands in the data folder
+    _read_idx(target, shape=_idx_shape(name), source=archive)
+    return target
+
+
+def _idx_shape(name: str) -> tuple[int, ...]:
+    count = 60000 if name.startswith("train") else 10000
+    return (count, 28, 28) if "images" in name else (count,)
+
+
+def _fetch_mnist(raw: Path) -> None:
+    """Add the missing idx files to ``raw``: all of them, or (on any failure) none."""
+    missing = [name for name in MNIST_FILES if not (raw / name).exists()]
+    with tempfile.TemporaryDirectory(prefix="minifacenet-") as staging:
+        staged = [_stage_mnist_file(raw, name, Path(staging)) for name in missing]
+        _install(staged, raw)
 
 
 @functools.lru_cache(maxsize=4)
 def _mnist_cached(root: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import MNIST
-
     raw = Path(root) / "MNIST" / "raw"
-    have_all = all((raw / name).exists() for name in MNIST_FILES)
-    if have_all:
-        # before torchvision parses them: its error for a short file does not say "truncated"
-        _check_mnist_sizes(raw)
-    try:
-        # With every file present we only read: download=False never writes.
-        dataset = MNIST(root=root, train=train, download=not have_all)
-    except Exception as error:  # noqa: BLE001 - network, permission, or parser errors
-        if not have_all:
-            raise DataError(_missing_message("MNIST", raw, list(MNIST_FILES), error)) from error
-        raise DataError(
-            f"MNIST cache in {raw} is corrupt or unreadable ({type(error).__name__}: {error}). "
-            "Delete its files and download again."
-        ) from error
-    _check_mnist_sizes(raw)
+    if not all((raw / name).exists() for name in MNIST_FILES):
+        _fetch_mnist(raw)
+    images, labels = _read_mnist_split(raw, train)
     # Decode once: uint8 [N, 28, 28] -> float [N, 1, 28, 28] in [0, 1].
-    images = dataset.data.unsqueeze(1).float().div_(255.0)
-    return images, dataset.targets.long()
+    return images.unsqueeze(1).float().div_(255.0), labels
 
 
 def mnist(train: bool = True, *, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,26 +205,61 @@ def mnist(train: bool = True, *, root: str | os.PathLike | None = None) -> tuple
     return images.clone(), labels.clone()
 
 
+# --------------------------------------------------------------------------- Olivetti
+def _olivetti_problem(faces) -> str | None:
+    """What is wrong with the cached face array (expected ``[400, 4096]``, finite, no flat image)."""
+    if not isinstance(faces, np.ndarray) or faces.shape != (400, 64 * 64):
+        return f"it holds {type(faces).__name__} {getattr(faces, 'shape', '')}, not 400 faces of 64 x 64"
+    if not np.isfinite(faces).all():
+        return f"{int((~np.isfinite(faces)).sum())} pixel values are NaN or infinite"
+    flat = np.flatnonzero(faces.std(axis=1) == 0)
+    return f"{len(flat)} images are constant (image {flat[0]} first)" if len(flat) else None
+
+
+def _read_olivetti(path: Path) -> np.ndarray:
+    """The cached faces ``[400, 4096]`` (scikit-learn's file format), checked."""
+    fix = f"Delete it and load again to download it, or copy a good {OLIVETTI_FILE} into {path.parent}."
+    try:
+        faces = joblib.load(path)
+    except Exception as error:  # noqa: BLE001 - unpickling or decompression errors
+        raise DataError(
+            f"The Olivetti cache {path} is corrupt or truncated ({type(error).__name__}: {error}). {fix}"
+        ) from error
+    problem = _olivetti_problem(faces)
+    if problem:
+        raise DataError(f"The Olivetti cache {path} is corrupt: {problem}. {fix}")
+    return faces
+
+
+def _fetch_olivetti(path: Path) -> None:
+    """Download the faces and write scikit-learn's cache file ``path``; nothing is written on failure."""
+    with tempfile.TemporaryDirectory(prefix="minifacenet-") as staging:
+        mat = Path(staging) / "olivettifaces.mat"
+        try:
+            _download(OLIVETTI_URL, mat, digest=OLIVETTI_SHA256, algorithm="sha256")
+        except OSError as error:
+            raise DataError(
+                _missing_message("The Olivetti faces", path.parent, [OLIVETTI_FILE], error)
+            ) from error
+        # as scikit-learn stores it: [400, 4096], each row a face in column-major order
+        staged = Path(staging) / OLIVETTI_FILE
+        joblib.dump(loadmat(mat)["faces"].T.copy(), staged, compress=6)
+        _read_olivetti(staged)
+        _install([staged], path.parent)
+
+
 @functools.lru_cache(maxsize=2)
 def _olivetti_cached(root: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import fetch_olivetti_faces
-
     path = Path(root) / OLIVETTI_FILE
-    present = path.exists()
-    try:
-        # download_if_missing only matters when the file is absent; a present file is only read.
-        faces = fetch_olivetti_faces(data_home=root, download_if_missing=not present)
-    except Exception as error:  # noqa: BLE001 - network, unpickling or decompression errors
-        if not present:
-            raise DataError(
-                _missing_message("The Olivetti faces", Path(root), [OLIVETTI_FILE], error)
-            ) from error
-        raise DataError(
-            f"The Olivetti cache {path} is corrupt or truncated ({type(error).__name__}: "
-            f"{error}). Delete it and download again."
-        ) from error
-    images = torch.from_numpy(faces.images).float().unsqueeze(1)
-    return images, torch.from_numpy(faces.target).long()
+    if not path.exists():
+        _fetch_olivetti(path)
+    # as scikit-learn's fetch_olivetti_faces: float32, shifted and scaled to [0, 1]
+    faces = np.float32(_read_olivetti(path))
+    faces = (faces - faces.min()) / (faces.max() - faces.min())
+    # [400, 4096] rows stored column-major -> [400, 64, 64] -> [400, 1, 64, 64]
+    images = torch.from_numpy(faces.reshape(400, 64, 64).transpose(0, 2, 1).copy()).unsqueeze(1)
+    # 10 images per person, in order: labels 0 x 10, 1 x 10, ..., 39 x 10
+    return images, torch.arange(400) // 10
 
 
 def olivetti(*, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,6 +13,8 @@ The heavy lifting is scikit-learn's; these functions only build the pairs and re
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import torch
 from sklearn.cluster import AgglomerativeClustering, KMeans
@@ -36,28 +38,63 @@ def _numpy(x) -> np.ndarray:
 
 def accuracy(predictions, labels) -> float:
     """Fraction of ``predictions`` equal to ``labels``."""
-    return float((_numpy(predictions) == _numpy(labels)).mean())
+    predicted, truth = _numpy(predictions).ravel(), _numpy(labels).ravel()
+    if len(predicted) != len(truth) or len(truth) == 0:
+        raise ValueError(
+            f"{len(predicted)} predictions for {len(truth)} labels: need one per label, and at least one"
+        )
+    return float((predicted == truth).mean())
 
 
 def knn_accuracy(
     gallery, gallery_labels, probes, probe_labels, *, k: int = 1, metric: str = "euclidean"
 ) -> float:
     """Accuracy of k-nearest-neighbour recognition of ``probes`` against a ``gallery``."""
+    gallery, probes = _finite(gallery, "gallery"), _finite(probes, "probes")
     knn = KNeighborsClassifier(n_neighbors=k, metric=metric)
-    knn.fit(_numpy(gallery), _numpy(gallery_labels))
-    return accuracy(knn.predict(_numpy(probes)), probe_labels)
+    knn.fit(gallery, _numpy(gallery_labels))
+    return accuracy(knn.predict(probes), probe_labels)
 
 
 # --------------------------------------------------------------------------- checks
+def _finite(embeddings, name: str = "embeddings") -> np.ndarray:
+    """As a float64 array; a ValueError if any value is NaN or inf."""
+    x = np.asarray(_numpy(embeddings), dtype=np.float64)
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} contain NaN or inf: the network diverged; retrain or lower the lr")
+    return x
+
+
+def _is_number(value) -> bool:
+    """A real number (Python or NumPy), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _check_rate(far: float) -> float:
+    """A false-accept rate: a number in [0, 1]."""
+    if not (_is_number(far) and 0.0 <= far <= 1.0):
+        raise ValueError(f"a false-accept rate must be a number in [0, 1], got {far!r} (e.g. 0.01 for 1 %)")
+    return float(far)
+
+
+def _check_scores(scores: np.ndarray, same: np.ndarray) -> None:
+    """Pair scores that a threshold can act on: finite, one per pair flag, and not all equal."""
+    if len(scores) != len(same) or not np.isfinite(scores).all():
+        raise ValueError(f"need one finite score per pair flag: got {len(scores)} scores, {len(same)} flags")
+    if scores.min() == scores.max():
+        raise ValueError(
+            f"every pair has the same similarity ({scores[0]:.3f}): the embeddings all point one way "
+            "(a collapsed network), so no threshold separates people; retrain"
+        )
+
+
 def _check_embeddings(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     """As float64 ``[N, D]`` and ``[N]`` arrays; a ValueError names what is wrong."""
-    x, y = np.asarray(_numpy(embeddings), dtype=np.float64), _numpy(labels).ravel()
+    x, y = _finite(embeddings), _numpy(labels).ravel()
     if x.ndim != 2:
         raise ValueError(f"embeddings must be 2-D [N, D], got shape {x.shape}")
     if len(x) != len(y):
         raise ValueError(f"{len(x)} embeddings but {len(y)} labels: pass one label per embedding")
-    if not np.isfinite(x).all():
-        raise ValueError("embeddings contain NaN or inf: the network diverged; retrain or lower the lr")
     if len(np.unique(y)) < 2:
         raise ValueError("need at least two identities (labels) to measure anything open-set")
     return x, y
@@ -102,7 +139,7 @@ def tar_at_far(fpr: np.ndarray, tpr: np.ndarray, far: float) -> float:
 
     No interpolation: the value is reached by an actual threshold on these pairs.
     """
-    return float(tpr[fpr <= far].max())
+    return float(tpr[fpr <= _check_rate(far)].max())
 
 
 def best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
@@ -126,6 +163,8 @@ def threshold_accuracy(scores, same, *, num_folds: int = 10, seed: int = 0) -> t
     (TAR + TRR) / 2, which equals plain accuracy on LFW's 50/50 pairs; all pairs of a
     set are mostly negatives, so plain accuracy would reward rejecting everything.
     """
+    scores, same = np.asarray(scores, dtype=np.float64), np.asarray(same, dtype=bool)
+    _check_scores(scores, same)
     positives = int(same.sum())
     if min(positives, len(same) - positives) < num_folds:
         raise ValueError(
@@ -149,9 +188,11 @@ def verification(embeddings, labels, *, far_targets=FAR_TARGETS, num_folds: int 
     ``threshold`` from :func:`threshold_accuracy`; ``roc`` ``{"fpr", "tpr", "thresholds"}``
     for plotting; the pair counts ``positives`` and ``negatives``.
     """
+    far_targets = [_check_rate(far) for far in far_targets]
     scores, same, _ = pair_scores(embeddings, labels)
     if same.all() or not same.any():
         raise ValueError("need both same-identity and different-identity pairs: give >= 2 images per person")
+    _check_scores(scores, same)
     fpr, tpr, thresholds = roc_curve(same, scores)
     eer, eer_threshold = equal_error_rate(fpr, tpr, thresholds)
     acc, acc_std, threshold = threshold_accuracy(scores, same, num_folds=num_folds, seed=seed)
@@ -172,6 +213,8 @@ def verification(embeddings, labels, *, far_targets=FAR_TARGETS, num_folds: int 
 def hardest_pairs(embeddings, labels, *, threshold: float, count: int = 5) -> dict:
     """The worst mistakes at ``threshold``: ``false_accepts`` (different people, highest score)
     and ``false_rejects`` (same person, lowest score), each ``[(i, j, score), ...]``."""
+    if not (_is_number(threshold) and np.isfinite(threshold)):
+        raise ValueError(f"threshold must be a finite cosine similarity, got {threshold!r}")
     scores, same, pairs = pair_scores(embeddings, labels)
     # false accepts: different people scored as same, most similar first
     accepts = np.flatnonzero(~same & (scores >= threshold))

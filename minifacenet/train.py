@@ -7,7 +7,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,8 +14,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import losses as L
+from .checkpoint import load_checkpoint, save_checkpoint  # noqa: F401 - re-exported
 from .data import pk_batches
-from .models import EmbeddingNet
 from .tensors import to_numpy
 
 
@@ -261,46 +260,3 @@ def embed(
 def predict(head: L.MarginHead, embeddings: torch.Tensor) -> torch.Tensor:
     """Test-time class predictions ``[N]`` from a head (no margin)."""
     return head.to(embeddings.device).logits(embeddings).argmax(1)
-
-
-def save_checkpoint(
-    path: str | Path, model: EmbeddingNet, loss: nn.Module, config: dict | None = None
-) -> Path:
-    """Save model, head/loss and config together in one file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {
-            "model_config": model.config,
-            "model_state": model.state_dict(),
-            "loss_name": loss_name(loss),
-            "loss_config": loss_config(loss),
-            "loss_state": loss.state_dict(),
-            "config": config or {},
-        },
-        path,
-    )
-    return path
-
-
-def load_checkpoint(path: str | Path) -> tuple[EmbeddingNet, nn.Module, dict]:
-    """Rebuild ``(model, loss, config)`` saved by :func:`save_checkpoint`."""
-    state = torch.load(Path(path), map_location="cpu", weights_only=False)
-    model = EmbeddingNet(**state["model_config"])
-    model.load_state_dict(state["model_state"])
-    loss = L.build_loss(state["loss_name"], **state["loss_config"])
-    loss.load_state_dict(state["loss_state"])
-    return model.eval(), loss, state["config"]
-
-
-def loss_name(loss: nn.Module) -> str:
-    """The loss's name for :func:`~minifacenet.losses.build_loss` (only the library's own classes)."""
-    name = getattr(loss, "name", "")
-    if L.LOSSES.get(name) is not type(loss):
-        raise ValueError(f"cannot checkpoint a {type(loss).__name__}: not one of {L.LOSS_NAMES}")
-    return name
-
-
-def loss_config(loss: nn.Module) -> dict:
-    """The loss's constructor arguments (``build_loss(name, **config)`` rebuilds it)."""
-    return loss.config()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import os
 import subprocess
 import sys
 
@@ -75,7 +78,7 @@ def test_tiny_run_writes_checkpoint_metrics_and_figure(mnist_subset, tmp_path, c
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
     assert last_line == f"test_accuracy {100 * metrics['test_accuracy']:.2f}"
     assert (out / "embeddings.png").read_bytes()[:4] == b"\x89PNG"
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["loss_name"] == "softmax"
+    assert torch.load(out / "checkpoint.pt", weights_only=True)["loss_name"] == "softmax"
 
 
 @pytest.mark.usefixtures("small_test_split")
@@ -121,6 +124,125 @@ def test_bad_loss_values_exit_2_with_one_line(mnist_subset, argv, reason, capsys
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert len(err.splitlines()) == 1 and reason in err and err.startswith("minifacenet: error:")
+
+
+def test_positive_int_means_positive():
+    with pytest.raises(ValueError, match="int_at_least"):
+        cli.positive_int(0)
+    with pytest.raises(argparse.ArgumentTypeError, match="must be >= 1, got 0"):
+        cli.positive_int(1)("0")
+    assert cli.int_at_least(0)("0") == 0 and cli.positive_int(3)("3") == 3
+
+
+@pytest.fixture
+def no_data(monkeypatch):
+    """Any data load fails the test: these arguments must be refused before it."""
+
+    def refuse(name, root):
+        raise AssertionError("the data was loaded before the arguments were checked")
+
+    monkeypatch.setattr(cli, "split", refuse)
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.mark.usefixtures("no_data", "no_gpu")
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--lr", "0"], "argument --lr: must be > 0, got 0.0"),
+        (["--lr", "nan"], "argument --lr: must be a finite number"),
+        (["--margin", "inf", "--loss", "cosface"], "argument --margin: must be a finite number"),
+        (["--scale", "nan"], "argument --scale: must be a finite number"),
+        (["--device", "nonsense"], "unknown device 'nonsense': use auto, cpu or cuda"),
+        (["--device", "cuda"], "this machine has 0 CUDA GPU(s): use --device cpu or auto"),
+        (["--device", "cuda:3"], "use --device cpu or auto"),
+        (["--shift", "-1"], "must be >= 0, got -1"),
+    ],
+)
+def test_bad_values_are_refused_by_the_parser(argv, reason, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *argv, "--out", str(tmp_path / "run")])
+    assert exit_info.value.code == 2
+    last_line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last_line.startswith("minifacenet train: error:") and reason in last_line
+    assert not (tmp_path / "run").exists()
+
+
+def read_only_folder(tmp_path, monkeypatch):
+    """A folder this process cannot write (as root, where mode bits do not stop writes, os.access says so)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode: path != folder and real_access(path, mode))
+    return folder
+
+
+@pytest.mark.usefixtures("no_data")
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (
+            ["--margin", "0.3"],
+            "--margin does nothing for --loss softmax: drop it, or use sphereface, cosface",
+        ),
+        (["--loss", "normface", "--margin", "0.3"], "--margin does nothing for --loss normface"),
+        (["--loss", "sphereface", "--scale", "30"], "--scale does nothing for --loss sphereface"),
+        (["--loss", "triplet", "--scale", "30"], "--scale does nothing for --loss triplet"),
+        (["--loss", "arcface", "--mining", "batch-hard"], "--mining does nothing for --loss arcface"),
+        (["--out", "FILE"], "is a file, not a folder"),
+        (["--out", "FILE/run"], "is a file, so the folder cannot be made"),
+        (["--out", "READONLY/run"], "is read-only: give a folder you can write"),
+        (["--loss", "cosface", "--margin", "-0.1"], "margin m must be >= 0"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line_before_loading_data(argv, reason, capsys, tmp_path, monkeypatch):
+    existing_file = tmp_path / "results.txt"
+    existing_file.write_text("keep me")
+    readonly = read_only_folder(tmp_path, monkeypatch)
+    argv = [a.replace("FILE", str(existing_file)).replace("READONLY", str(readonly)) for a in argv]
+    argv = argv if "--out" in argv else [*argv, "--out", str(tmp_path / "run")]
+    code = cli.main(["train", *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and err.startswith("minifacenet: error:") and reason in err
+    assert existing_file.read_text() == "keep me" and list(readonly.iterdir()) == []
+
+
+@pytest.mark.usefixtures("small_test_split")
+@pytest.mark.parametrize("bad", [math.inf, math.nan])
+def test_a_diverged_run_saves_nothing_and_says_so(mnist_subset, monkeypatch, capsys, tmp_path, bad):
+    def diverging_fit(model, loss, images, labels, **kwargs):
+        return {"loss": [1.0, bad], "accuracy": [0.5, 0.1], "seconds": [0.1, 0.1]}
+
+    monkeypatch.setattr(cli, "fit", diverging_fit)
+    out = tmp_path / "run"
+    argv = ["train", "--loss", "arcface", "--scale", "64", "--limit", "64", "--device", "cpu"]
+    code = cli.main([*argv, "--out", str(out)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"training diverged (the loss is {bad} in epoch 2)" in err and "--lr" in err and "--scale" in err
+    assert not out.exists()
+
+
+def test_metrics_json_is_strict_whatever_the_floats():
+    metrics = {
+        "test_accuracy": math.nan,
+        "history": {"loss": [1.0, math.inf, -math.inf]},
+        "args": {"lr": 0.1},
+    }
+    text = json.dumps(cli.json_ready(metrics), allow_nan=False)
+    assert strict_json(text) == {
+        "test_accuracy": None,
+        "history": {"loss": [1.0, None, None]},
+        "args": {"lr": 0.1},
+    }
 
 
 @pytest.mark.usefixtures("offline")

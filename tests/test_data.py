@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
 import os
+import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
+import joblib
+import numpy as np
 import pytest
 import torch
+from scipy.io import savemat
 
 from minifacenet import data as D
 
@@ -127,6 +137,235 @@ def test_corrupt_olivetti_cache(data_dir, tmp_path, content):
     with pytest.raises(D.DataError, match="corrupt or truncated") as error:
         D.olivetti(root=tmp_path)
     assert str(tmp_path / D.OLIVETTI_FILE) in str(error.value)
+
+
+def mnist_root(source: Path, target: Path, *, copy: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> Path:
+    """A data root whose MNIST raw files are symlinks to ``source``'s, or copies for ``copy``.
+
+    Files a test corrupts or that old loaders would rewrite are copies, so the shared data is
+    never written through a link; names in ``skip`` are left out.
+    """
+    raw = target / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in D.MNIST_FILES:
+        if name in skip:
+            continue
+        original = source / "MNIST" / "raw" / name
+        if name in copy:
+            shutil.copyfile(original, raw / name)
+        else:
+            os.symlink(original, raw / name)
+    return target
+
+
+def patch_file(path: Path, offset: int, data: bytes) -> None:
+    content = bytearray(path.read_bytes())
+    content[offset : offset + len(data)] = data
+    path.write_bytes(bytes(content))
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_corrupt_mnist_label_is_an_error_not_a_201_class_dataset(data_dir, tmp_path):
+    clear_caches()
+    name = "t10k-labels-idx1-ubyte"
+    root = mnist_root(data_dir, tmp_path, copy=(name,))
+    patch_file(root / "MNIST" / "raw" / name, 8 + 1234, bytes([200]))  # label 1234 becomes 200
+    with pytest.raises(D.DataError, match=r"label 200 at position 1234: labels must be 0\.\.9") as error:
+        D.mnist(False, root=root)
+    assert name in str(error.value) and "Delete it" in str(error.value)
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize(
+    ("name", "offset", "data"),
+    [
+        ("t10k-images-idx3-ubyte", 0, b"\x00\x00\x09\x03"),  # magic: signed bytes, not unsigned
+        ("t10k-labels-idx1-ubyte", 4, (20000).to_bytes(4, "big")),  # count 20000, not 10000
+    ],
+)
+def test_a_bad_mnist_header_is_named(data_dir, tmp_path, name, offset, data):
+    clear_caches()
+    root = mnist_root(data_dir, tmp_path, copy=(name,))
+    patch_file(root / "MNIST" / "raw" / name, offset, data)
+    with pytest.raises(D.DataError, match="bad header") as error:
+        D.mnist(False, root=root)
+    assert name in str(error.value) and "AssertionError" not in str(error.value)
+
+
+def with_nan(faces: np.ndarray) -> np.ndarray:
+    faces = faces.astype(np.float32)
+    faces[17, 100] = np.nan
+    return faces
+
+
+def with_flat_image(faces: np.ndarray) -> np.ndarray:
+    faces = faces.copy()
+    faces[3] = 0
+    return faces
+
+
+def olivetti_cache(data_dir: Path, root: Path, damage) -> Path:
+    """A copy of the Olivetti cache (uint8 ``[400, 4096]``) changed by ``damage``."""
+    joblib.dump(damage(joblib.load(data_dir / D.OLIVETTI_FILE)), root / D.OLIVETTI_FILE, compress=6)
+    return root / D.OLIVETTI_FILE
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (with_nan, "1 pixel values are NaN"),
+        (lambda faces: np.full_like(faces, 128), "400 images are constant"),
+        (with_flat_image, "1 images are constant"),
+    ],
+)
+def test_a_corrupt_olivetti_cache_is_named_with_the_fix(data_dir, tmp_path, damage, reason):
+    clear_caches()
+    path = olivetti_cache(data_dir, tmp_path, damage)
+    with pytest.raises(D.DataError, match=reason) as error:
+        D.olivetti(root=tmp_path)
+    assert str(path) in str(error.value) and "Delete it" in str(error.value)
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_corrupt_gz_is_called_corrupt_and_nothing_is_written(data_dir, tmp_path):
+    clear_caches()
+    name = "t10k-labels-idx1-ubyte"
+    root = mnist_root(data_dir, tmp_path, skip=(name,))
+    (root / "MNIST" / "raw" / f"{name}.gz").write_bytes(b"\x1f\x8b this is not gzip data")
+    before = snapshot(root)
+    with pytest.raises(D.DataError, match="is corrupt") as error:
+        D.mnist(False, root=root)
+    assert f"{name}.gz" in str(error.value) and "could not be downloaded" not in str(error.value)
+    assert snapshot(root) == before
+
+
+@pytest.mark.usefixtures("offline")
+def test_a_gz_beside_a_missing_file_is_unpacked(data_dir, tmp_path):
+    clear_caches()
+    name = "t10k-labels-idx1-ubyte"
+    root = mnist_root(data_dir, tmp_path, skip=(name,))
+    shutil.copyfile(data_dir / "MNIST" / "raw" / f"{name}.gz", root / "MNIST" / "raw" / f"{name}.gz")
+    labels = D.mnist(False, root=root)[1]
+    assert torch.equal(labels, D.mnist(False, root=data_dir)[1])
+    assert (root / "MNIST" / "raw" / name).read_bytes() == (data_dir / "MNIST" / "raw" / name).read_bytes()
+
+
+# --------------------------------------------------------------------------- failed loads write nothing
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize("where", ["empty", "mistyped", "default"])
+def test_a_failed_load_leaves_the_folder_as_it_was(monkeypatch, tmp_path, where):
+    clear_caches()
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "README.md").write_text("the course's data folder")
+    before = snapshot(tmp_path)
+    monkeypatch.delenv(D.ENV_VAR, raising=False)
+    monkeypatch.setattr(D, "DEFAULT_ROOT", root)
+    argument = {"empty": root, "mistyped": tmp_path / "dtaa", "default": None}[where]
+    for load in (lambda: D.mnist(True, root=argument), lambda: D.olivetti(root=argument)):
+        with pytest.raises(D.DataError):
+            load()
+        assert snapshot(tmp_path) == before
+
+
+@pytest.mark.usefixtures("offline")
+def test_three_of_four_mnist_files_are_not_rewritten_before_failing(data_dir, tmp_path):
+    clear_caches()
+    missing = "t10k-labels-idx1-ubyte"  # the last file: older loaders re-extracted the first three
+    present = [name for name in D.MNIST_FILES if name != missing]
+    root = mnist_root(data_dir, tmp_path, copy=tuple(present), skip=(missing,))
+    for name in present:
+        shutil.copyfile(data_dir / "MNIST" / "raw" / f"{name}.gz", root / "MNIST" / "raw" / f"{name}.gz")
+    before = snapshot(root)
+    with pytest.raises(D.DataError, match=missing):
+        D.mnist(True, root=root)
+    assert snapshot(root) == before
+
+
+# --------------------------------------------------------------------------- downloads time out
+@pytest.fixture
+def silent_server():
+    """A local TCP server that accepts connections (its backlog completes the handshake) and never answers."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    server.close()
+
+
+def test_downloads_give_up_behind_a_silent_network(monkeypatch, tmp_path, silent_server):
+    clear_caches()
+    assert D.DOWNLOAD_TIMEOUT * len(D.MNIST_MIRRORS) < 60  # the real bound: well under a minute
+    monkeypatch.setattr(D, "DOWNLOAD_TIMEOUT", 0.5)
+    monkeypatch.setattr(D, "MNIST_MIRRORS", (silent_server, silent_server))
+    monkeypatch.setattr(D, "OLIVETTI_URL", f"{silent_server}olivettifaces.mat")
+    for load, folder in ((D.mnist, tmp_path / "MNIST" / "raw"), (D.olivetti, tmp_path)):
+        start = time.monotonic()
+        with pytest.raises(D.DataError, match="timed out") as error:
+            load(root=tmp_path)
+        assert time.monotonic() - start < 10
+        assert f"Copy them into {folder}" in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def file_server():
+    """Serve a folder over local HTTP: ``serve(folder)`` gives its base URL."""
+    servers = []
+
+    def serve(folder: Path) -> str:
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+        handler.log_message = lambda *args: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port_url() -> str:
+    """A local URL nobody listens on: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{probe.getsockname()[1]}/"
+
+
+def test_download_from_the_second_mirror_into_an_empty_root(data_dir, tmp_path, monkeypatch, file_server):
+    clear_caches()
+    monkeypatch.setattr(D, "MNIST_MIRRORS", (closed_port_url(), file_server(data_dir / "MNIST" / "raw")))
+    root = tmp_path / "new" / "data"
+    images, labels = D.mnist(False, root=root)
+    clear_caches()
+    expected_images, expected_labels = D.mnist(False, root=data_dir)
+    assert torch.equal(images, expected_images) and torch.equal(labels, expected_labels)
+    assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(D.MNIST_FILES)
+
+
+def test_olivetti_download_writes_the_cache_scikit_learn_writes(data_dir, tmp_path, monkeypatch, file_server):
+    clear_caches()
+    served = tmp_path / "served"
+    served.mkdir()
+    # the source's layout: faces [4096, 400], the transpose of the cache's [400, 4096]
+    savemat(served / "olivettifaces.mat", {"faces": joblib.load(data_dir / D.OLIVETTI_FILE).T})
+    digest = hashlib.sha256((served / "olivettifaces.mat").read_bytes()).hexdigest()
+    monkeypatch.setattr(D, "OLIVETTI_URL", f"{file_server(served)}olivettifaces.mat")
+    monkeypatch.setattr(D, "OLIVETTI_SHA256", digest)
+    root = tmp_path / "data"
+    images, labels = D.olivetti(root=root)
+    clear_caches()
+    expected_images, expected_labels = D.olivetti(root=data_dir)
+    assert torch.equal(images, expected_images) and torch.equal(labels, expected_labels)
+    assert [p.name for p in root.iterdir()] == [D.OLIVETTI_FILE]
+    monkeypatch.setattr(D, "OLIVETTI_SHA256", "0" * 64)  # a tampered download is refused
+    clear_caches()
+    with pytest.raises(D.DataError, match="sent a corrupt file"):
+        D.olivetti(root=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
 
 
 # --------------------------------------------------------------------------- P x K batches

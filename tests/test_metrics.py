@@ -203,3 +203,54 @@ def test_verification_ignores_embedding_lengths(seed):
     assert a["auc"] == pytest.approx(b["auc"])
     assert a["eer"] == pytest.approx(b["eer"])
     assert a["tar_at_far"] == pytest.approx(b["tar_at_far"])
+
+
+# --------------------------------------------------------------------------- bad inputs
+@pytest.mark.parametrize("far", [-0.01, math.nan, 1.5, "0.01", True])
+def test_a_bad_false_accept_rate_is_named(far):
+    x, y = noise(num_classes=4, per_class=5)
+    with pytest.raises(ValueError, match=r"false-accept rate must be a number in \[0, 1\]"):
+        M.verification(x, y, far_targets=(0.01, far), num_folds=2)
+    with pytest.raises(ValueError, match="false-accept rate"):
+        M.tar_at_far(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.8, 1.0]), far)
+
+
+@pytest.mark.parametrize("value", [1.0, 0.0])
+def test_collapsed_embeddings_are_refused_not_an_infinite_threshold(value):
+    # every embedding the same vector (or all zero): every pair has the same cosine
+    x, y = np.full((20, 3), value), np.repeat(np.arange(4), 5)
+    with pytest.raises(ValueError, match="every pair has the same similarity"):
+        M.verification(x, y, num_folds=2)
+    scores, same, _ = M.pair_scores(x, y)
+    with pytest.raises(ValueError, match="no threshold separates"):
+        M.threshold_accuracy(scores, same, num_folds=2)
+
+
+@pytest.mark.parametrize("threshold", [math.nan, math.inf, None])
+def test_hardest_pairs_needs_a_finite_threshold(threshold):
+    x, y = noise(num_classes=3, per_class=4)
+    with pytest.raises(ValueError, match="threshold must be a finite cosine similarity"):
+        M.hardest_pairs(x, y, threshold=threshold)
+
+
+@pytest.mark.parametrize(("predictions", "labels"), [([], []), ([1, 2], [1]), (np.zeros(3), np.zeros(4))])
+def test_accuracy_of_nothing_or_of_mismatched_lengths_is_an_error(predictions, labels):
+    with pytest.raises(ValueError, match="need one per label, and at least one"):
+        M.accuracy(predictions, labels)
+
+
+def test_nan_embeddings_are_refused_by_every_metric():
+    x, y = clustered(num_classes=3, per_class=4, dim=4)
+    x[5, 2] = np.nan
+    calls = [
+        lambda: M.verification(x, y, num_folds=2),
+        lambda: M.recognition(x, y),
+        lambda: M.clustering(x, y),
+        lambda: M.angle_statistics(x, y),
+        lambda: M.hardest_pairs(x, y, threshold=0.5),
+        lambda: M.knn_accuracy(x, y, x[:3], y[:3]),
+        lambda: M.knn_accuracy(x[:3], y[:3], x, y),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="contain NaN or inf: the network diverged"):
+            call()
