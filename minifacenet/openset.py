@@ -55,18 +55,20 @@ class ClassSplit:
 
 
 def split_by_class(images: torch.Tensor, labels: torch.Tensor, *, unseen=UNSEEN_DIGITS) -> ClassSplit:
-    """Split by class: the unseen classes out, the others relabelled in order (7 -> 9 out: 0..6 stay).
+    """Split by class: the unseen classes out, the others relabelled in order (7, 8, 9 out: 0..6 stay).
 
-    seen_labels[i] = k  where  seen_classes[k] = labels[i]
+    The classes are 0..max(labels); seen_classes = those not in ``unseen``, so a subset that
+    happens to miss a digit is mapped as the full set is. seen_labels[i] = k where
+    seen_classes[k] = labels[i].
     """
     labels = torch.as_tensor(labels)
     unseen_set = {int(c) for c in unseen}
-    present = sorted(int(c) for c in labels.unique())
-    seen_classes = tuple(c for c in present if c not in unseen_set)
-    if not seen_classes or len(seen_classes) == len(present):
+    num_classes = int(labels.max()) + 1
+    seen_classes = tuple(c for c in range(num_classes) if c not in unseen_set)
+    if not seen_classes or not unseen_set or not unseen_set <= set(range(num_classes)):
         raise ValueError(
-            f"unseen classes {sorted(unseen_set)} must be some, not all nor none, of the labels "
-            f"{present[0]}..{present[-1]} (try 7 8 9)"
+            f"unseen classes {sorted(unseen_set)} must be some, not all nor none, of the classes "
+            f"0..{num_classes - 1} (try 7 8 9)"
         )
     # [N] True where the image's class is held out
     held_out = torch.isin(labels, torch.tensor(sorted(unseen_set), dtype=labels.dtype))
