@@ -118,21 +118,29 @@ def _as_arrays(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def open_verification(x: np.ndarray, y: np.ndarray, *, metric: str, seed: int = 0) -> dict[str, float]:
-    """Every unordered pair i < j of unseen images: "same class?" by thresholding the similarity.
-
-    AUC, EER, TAR at FAR = 1 % and 0.1 % (:func:`~minifacenet.metrics.tar_at_far`) and the
-    10-fold balanced accuracy (:func:`~minifacenet.metrics.threshold_accuracy`).
-    """
-    # P = N (N - 1) / 2 pairs: scores [P] and same-class flags [P]
+def pair_similarities(x: np.ndarray, y: np.ndarray, *, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every unordered pair i < j: its similarity by ``metric`` and whether it is one class; ``[P]`` each."""
+    # P = N (N - 1) / 2 pairs: the upper triangle without the diagonal
     i, j = np.triu_indices(len(y), k=1)
-    scores, same = similarity_matrix(x, metric=metric)[i, j], y[i] == y[j]
+    return similarity_matrix(x, metric=metric)[i, j], y[i] == y[j]
+
+
+def open_verification(
+    x: np.ndarray, y: np.ndarray, *, metric: str, far_targets=OPENSET_FAR, seed: int = 0
+) -> dict[str, float]:
+    """Every pair of unseen images: "same class?" by thresholding the similarity.
+
+    AUC, EER, ``tar@far=<far>`` for each of ``far_targets``
+    (:func:`~minifacenet.metrics.tar_at_far`) and the 10-fold balanced accuracy
+    (:func:`~minifacenet.metrics.threshold_accuracy`).
+    """
+    scores, same = pair_similarities(x, y, metric=metric)
     fpr, tpr, thresholds = roc_curve(same, scores)
     accuracy, accuracy_std, _ = threshold_accuracy(scores, same, num_folds=10, seed=seed)
     return {
         "auc": float(roc_auc_score(same, scores)),
         "eer": equal_error_rate(fpr, tpr, thresholds)[0],
-        **{f"tar@far={far:g}": tar_at_far(fpr, tpr, far) for far in OPENSET_FAR},
+        **{f"tar@far={far:g}": tar_at_far(fpr, tpr, far) for far in far_targets},
         "verification_accuracy": accuracy,
         "verification_accuracy_std": accuracy_std,
     }
