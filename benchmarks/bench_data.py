@@ -22,7 +22,7 @@ from torchvision.transforms import ToTensor
 from minifacenet import data
 from minifacenet import losses as L
 from minifacenet.models import EmbeddingNet
-from minifacenet.train import TrainConfig, batches, contrastive_pairs, fit, is_metric_loss
+from minifacenet.train import TrainConfig, batches, fit
 
 BATCH = 256
 EPOCH_IMAGES = 60000
@@ -38,10 +38,7 @@ def bare_steps(model, loss, batch_list, lr: float = 3e-3) -> None:
     optimizer = torch.optim.AdamW([*model.parameters(), *loss.parameters()], lr=lr, weight_decay=5e-4)
     for images, labels in batch_list:
         embeddings = model(images)
-        if isinstance(loss, L.ContrastiveLoss):
-            value = loss(*contrastive_pairs(embeddings, labels))
-        else:
-            value = loss(embeddings, labels)
+        value = loss(embeddings, labels)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         optimizer.step()
@@ -75,7 +72,7 @@ def fit_row(name: str, make_loss, images, labels) -> list[str]:
     )
     stats = ratio(samples, "fit", "bare")
     per_batch = {key: median(s) / len(batch_list) for key, s in samples.items()}
-    sampler = "P x K" if is_metric_loss(heads["fit"]) else "shuffled"
+    sampler = "shuffled" if heads["fit"].classifies else "P x K"
     return [
         f"{name} ({sampler}, {len(batch_list)} batches)",
         fmt_time(per_batch["fit"] * EPOCH_BATCHES),

@@ -14,6 +14,7 @@ import torch
 
 from . import data as D
 from . import losses as L
+from . import openset
 from .checkpoint import save_checkpoint
 from .metrics import accuracy, knn_accuracy
 from .models import EmbeddingNet
@@ -140,6 +141,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="use only the first N training images (quick runs)",
     )
+    t.add_argument(
+        "--unseen-classes",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="C",
+        help="hold these classes out of training (the course's: 7 8 9); test_accuracy is then on the "
+        "others, and metrics.json gains 'open_set': the scores on the held-out classes' test images",
+    )
     t.add_argument("--data-root", default=None, help=f"data folder (default: ${D.ENV_VAR} or data/)")
     t.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda")
     t.add_argument("--out", default="runs/latest", help="output folder")
@@ -216,6 +226,21 @@ def evaluate(model, loss, train_x, train_y, test_emb, test_y, device) -> float:
     return accuracy(predict(loss.cpu(), test_emb), test_y)
 
 
+def open_set_block(model, loss, part: openset.ClassSplit, *, seed: int, device: str) -> dict:
+    """The open-set report on the held-out classes' test images, scored by the loss's own measure;
+    ``seen_classes`` says which classes ``test_accuracy`` (closed-set) was measured on."""
+    # a gallery of up to 5 images per class, leaving each class at least one probe
+    fewest = int(torch.unique(part.unseen_labels, return_counts=True)[1].min())
+    report = openset.openset_report(
+        embed(model, part.unseen_images, device=device),
+        part.unseen_labels,
+        metric=openset.loss_metric(loss),
+        gallery_per_class=min(5, fewest - 1),
+        seed=seed,
+    )
+    return {**report, "seen_classes": list(part.seen_classes)}
+
+
 def json_ready(value):
     """``value`` with every non-finite float as ``None`` (null): strict JSON, whatever a run produced."""
     if isinstance(value, dict):
@@ -231,6 +256,12 @@ def train(args) -> int:
     from .viz import plot_embeddings
 
     train_x, train_y, test_x, test_y = split(args.dataset, args.data_root)
+    if args.unseen_classes:
+        # the split before --limit, so that a small subset keeps the full set's class numbers
+        train_part = openset.split_by_class(train_x, train_y, unseen=args.unseen_classes)
+        train_x, train_y = train_part.seen_images, train_part.seen_labels
+        test_part = openset.split_by_class(test_x, test_y, unseen=args.unseen_classes)
+        test_x, test_y = test_part.seen_images, test_part.seen_labels
     if args.limit:
         train_x, train_y = train_x[: args.limit], train_y[: args.limit]
     num_classes = int(train_y.max()) + 1
@@ -242,6 +273,7 @@ def train(args) -> int:
         lr=args.lr,
         margin_warmup=args.warmup,
         max_shift=args.shift,
+        classes_per_batch=min(TrainConfig.classes_per_batch, num_classes),
         seed=args.seed,
     )
     start = time.perf_counter()
@@ -252,9 +284,11 @@ def train(args) -> int:
     test_accuracy = evaluate(model, loss, train_x, train_y, test_emb, test_y, args.device)
     out = Path(args.out)
     save_checkpoint(out / "checkpoint.pt", model, loss, vars(args))
-    metrics = json_ready(
-        {"test_accuracy": test_accuracy, "history": history, "seconds": seconds, "args": vars(args)}
-    )
+    metrics = {"test_accuracy": test_accuracy, "history": history, "seconds": seconds, "args": vars(args)}
+    if args.unseen_classes:
+        metrics["open_set"] = open_set_block(model, loss, test_part, seed=args.seed, device=args.device)
+        print(openset.format_report(metrics["open_set"]))
+    metrics = json_ready(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
     figure = plot_embeddings(
         test_emb,

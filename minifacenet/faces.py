@@ -7,28 +7,32 @@ The protocol:
 2. :func:`train_face_model` trains an :class:`~minifacenet.models.EmbeddingNet` with one
    loss on the training people (relabelled 0..29), with light augmentation (:func:`augmenter`).
 3. :func:`evaluate_fold` embeds the strangers and measures verification, recognition and
-   clustering (:mod:`minifacenet.metrics`) plus the angle statistics.
-4. :func:`compare_losses` repeats 2-3 for every loss and fold; :func:`summarise` and
-   :func:`markdown_table` turn the folds into the mean +- std table of the README.
+   clustering (:mod:`minifacenet.openset`), each loss by the measure it trains for (cosine,
+   or Euclidean distance for contrastive), plus the angle statistics.
+4. :func:`compare_losses` repeats 2-3 for every loss and fold.
+
+The tables (mean over folds, and each loss minus softmax on the same fold) are made by
+``scripts/faces_table.py``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import roc_curve
 from sklearn.model_selection import RepeatedKFold
 from torch import nn
 from torchvision.transforms import v2
 
-from . import data as D
-from . import losses as L
-from . import metrics as M
-from . import train
+from . import openset, train
+from .data import olivetti
+from .losses import build_loss
+from .metrics import angle_statistics, equal_error_rate, knn_accuracy
 from .models import EmbeddingNet
 from .train import embed, fit
 
@@ -45,6 +49,8 @@ LOSS_PARAMS: dict[str, dict] = {
     "cosface": {"s": 16.0, "m": 0.35},
     "arcface": {"s": 16.0, "m": 0.5},
 }
+# verification: TAR at these FARs (10 strangers give 4950 pairs, 4500 of them impostors)
+FACE_FAR = (0.001, 0.01, 0.1)
 
 
 @dataclass
@@ -89,8 +95,9 @@ class FoldResult:
     test_embeddings: torch.Tensor  # [N_test, D]
     test_labels: torch.Tensor  # [N_test] original identities
     test_index: torch.Tensor  # [N_test] indices into the full image set
-    threshold: float  # the EER threshold on cosine similarity
+    threshold: float  # the EER threshold on the similarity (cosine, or minus the Euclidean distance)
     history: dict = field(default_factory=dict)
+    metric: str = "cosine"  # what the pairs were scored by: openset.loss_metric of the loss
 
 
 # --------------------------------------------------------------------------- data
@@ -98,7 +105,7 @@ def load_faces(*, resolution: int = 32, root=None) -> tuple[torch.Tensor, torch.
     """Olivetti faces ``[400, 1, resolution, resolution]`` in [0, 1] and identities ``[400]``."""
     if not 8 <= resolution <= 64:
         raise ValueError(f"resolution must be between 8 and 64 pixels, got {resolution} (try 32)")
-    images, labels = D.olivetti(root=root)
+    images, labels = olivetti(root=root)
     if resolution != 64:
         # area averaging: each output pixel is the mean of the input pixels it covers
         images = F.interpolate(images, size=(resolution, resolution), mode="area")
@@ -171,21 +178,17 @@ def random_shift(images: torch.Tensor, *, max_shift: int) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- training
-def loss_params(loss_name: str, *, total_steps: int, params: dict | None = None) -> dict:
-    """The loss's settings: :data:`LOSS_PARAMS`, then ``params`` on top.
-
-    SphereFace's lambda schedule is stretched to the run: unless ``lamb_gamma`` is given, it
-    is chosen so that lambda reaches ``lamb_min`` at 40 % of the steps (the official 0.12
-    assumes tens of thousands of iterations).
-    """
+def loss_params(loss_name: str, *, params: dict | None = None) -> dict:
+    """The loss's settings: :data:`LOSS_PARAMS`, then ``params`` on top."""
     if loss_name not in LOSS_PARAMS:
         raise ValueError(f"unknown loss {loss_name!r}: choose one of {', '.join(FACE_LOSSES)}")
-    chosen = {**LOSS_PARAMS[loss_name], **(params or {})}
-    if loss_name == "sphereface" and "lamb_gamma" not in chosen:
-        base, floor = chosen.get("lamb_base", 1000.0), chosen.get("lamb_min", 5.0)
-        # base / (1 + gamma * t) = floor at t = 0.4 * total_steps
-        chosen["lamb_gamma"] = (base / floor - 1.0) / max(1.0, 0.4 * total_steps)
-    return chosen
+    return {**LOSS_PARAMS[loss_name], **(params or {})}
+
+
+def warmup_for(loss_name: str, config: FaceConfig) -> float:
+    """The warm-up fraction: SphereFace's lambda reaches ``lamb_min`` at 40 % of training (its
+    own law, stretched to a short run); the other heads' margin fades in over ``warmup_fraction``."""
+    return 0.4 if loss_name == "sphereface" else config.warmup_fraction
 
 
 def train_face_model(
@@ -205,11 +208,10 @@ def train_face_model(
     """
     config = config or FaceConfig()
     targets = relabel(labels)
-    total_steps = config.steps(len(targets))
     torch.manual_seed(seed)  # the same initial network for every loss on a fold
     model = EmbeddingNet(config.embedding_dim, images.shape[1], widths=config.widths)
-    chosen = loss_params(loss_name, total_steps=total_steps, params=params)
-    loss = L.build_loss(
+    chosen = loss_params(loss_name, params=params)
+    loss = build_loss(
         loss_name, embedding_dim=config.embedding_dim, num_classes=int(targets.max()) + 1, **chosen
     )
     history = fit(
@@ -221,7 +223,7 @@ def train_face_model(
         batch_size=config.batch_size,
         classes_per_batch=config.classes_per_batch,
         lr=config.lr,
-        margin_warmup=int(config.warmup_fraction * total_steps),
+        margin_warmup=warmup_for(loss_name, config),
         seed=seed,
         augment=augmenter(max_shift=config.max_shift, flip=config.flip),
         device=device,
@@ -231,39 +233,57 @@ def train_face_model(
 
 
 # --------------------------------------------------------------------------- evaluation
+def fold_scores(embeddings: torch.Tensor, labels: torch.Tensor, *, metric: str) -> tuple[dict, dict, float]:
+    """The unseen people's scores by ``metric``, their ROC ``{"fpr", "tpr"}``, and the EER threshold.
+
+    Verification of every pair (:func:`~minifacenet.openset.open_verification`, TAR at each
+    FAR of :data:`FACE_FAR`), 1-NN recognition leave-one-out (``knn_accuracy``) and against a
+    gallery of one image per person (``gallery_accuracy``), k-means ``nmi`` and ``ari``.
+    """
+    x, y = embeddings.double().numpy(), labels.numpy()
+    scores = openset.open_verification(x, y, metric=metric, far_targets=FACE_FAR)
+    pair_scores, same = openset.pair_similarities(x, y, metric=metric)
+    fpr, tpr, thresholds = roc_curve(same, pair_scores)
+    # [N, N] similarities; an image must not match itself
+    similarity = openset.similarity_matrix(x, metric=metric)
+    np.fill_diagonal(similarity, -np.inf)
+    scores["knn_accuracy"] = float((y[similarity.argmax(1)] == y).mean())
+    gallery, probes = openset.gallery_split(y, gallery_per_class=1)
+    scores["gallery_accuracy"] = knn_accuracy(x[gallery], y[gallery], x[probes], y[probes], metric=metric)
+    scores.update(openset.open_clustering(x, y, metric=metric))
+    return scores, {"fpr": fpr, "tpr": tpr}, equal_error_rate(fpr, tpr, thresholds)[1]
+
+
 def evaluate_fold(
     model: nn.Module, loss: nn.Module | None, images: torch.Tensor, labels: torch.Tensor, split: OpenSetSplit
 ) -> FoldResult:
     """Scores of a trained model on one fold's unseen people (and angles on its training people).
 
-    ``scores`` holds ``auc``, ``eer``, ``tar@far=...`` for each FAR of
-    :data:`~minifacenet.metrics.FAR_TARGETS`, ``accuracy`` (10-fold threshold),
-    ``knn_accuracy``, ``gallery_accuracy``, ``kmeans_nmi``/``_ari``, ``agglomerative_nmi``/``_ari``,
+    Each loss is scored by the measure it trains for (:func:`~minifacenet.openset.loss_metric`;
+    the untrained network, ``loss=None``, by cosine). ``scores`` holds :func:`fold_scores`'s,
     the unseen people's ``intra``/``inter`` angles and the training people's ``train_*`` angles
     (``train_w_ec``, ``train_w_inter`` are NaN for contrastive, triplet and ``loss=None``: no W).
     """
+    metric = "cosine" if loss is None else openset.loss_metric(loss)
     test_embeddings = embed(model, images[split.test_index])  # [N_test, D]
     test_labels = labels[split.test_index]
-    verified = M.verification(test_embeddings, test_labels)
-    scores = {key: verified[key] for key in ("auc", "eer", "accuracy")}
-    scores.update({f"tar@far={far:g}": tar for far, tar in verified["tar_at_far"].items()})
-    scores.update(M.recognition(test_embeddings, test_labels))
-    scores.update(M.clustering(test_embeddings, test_labels))
-    scores.update(M.angle_statistics(test_embeddings, test_labels))
+    scores, roc, threshold = fold_scores(test_embeddings, test_labels, metric=metric)
+    scores.update(angle_statistics(test_embeddings, test_labels))
     # angles between the training people's embeddings and the head's class weights
     train_embeddings = embed(model, images[split.train_index])
-    weight = loss.weight.detach().cpu() if isinstance(loss, L.MarginHead) else None
-    train_angles = M.angle_statistics(train_embeddings, relabel(labels[split.train_index]), weight=weight)
+    weight = loss.weight.detach().cpu() if hasattr(loss, "logits") else None
+    train_angles = angle_statistics(train_embeddings, relabel(labels[split.train_index]), weight=weight)
     scores.update({f"train_{key}": value for key, value in train_angles.items()})
     return FoldResult(
         loss="",
         fold=split.fold,
         scores=scores,
-        roc={key: verified["roc"][key] for key in ("fpr", "tpr")},
+        roc=roc,
         test_embeddings=test_embeddings,
         test_labels=test_labels,
         test_index=split.test_index,
-        threshold=verified["eer_threshold"],
+        threshold=threshold,
+        metric=metric,
     )
 
 
@@ -343,167 +363,3 @@ def describe(result: FoldResult) -> str:
         f"fold {result.fold} {result.loss:12s} AUC {s['auc']:.3f}  EER {s['eer']:.3f}  "
         f"TAR@FAR=1% {s['tar@far=0.01']:.3f}  1-NN {s['knn_accuracy']:.3f}  ({s['seconds']:.0f} s)"
     )
-
-
-# --------------------------------------------------------------------------- tables
-# (key in FoldResult.scores, column header, factor, decimals): the README table's columns
-TABLE_COLUMNS = (
-    ("auc", "AUC (%)", 100, 1),
-    ("eer", "EER (%)", 100, 1),
-    ("tar@far=0.01", "TAR@FAR=1% (%)", 100, 1),
-    ("tar@far=0.1", "TAR@FAR=10% (%)", 100, 1),
-    ("accuracy", "verif. acc. (%)", 100, 1),
-    ("knn_accuracy", "1-NN acc. (%)", 100, 1),
-    ("kmeans_nmi", "NMI (k-means)", 1, 3),
-)
-# ArcFace's Table 3 angles (degrees) on the training people and on the unseen people
-ANGLE_COLUMNS = (
-    ("train_w_ec", "W-EC (train)", 1, 1),
-    ("train_w_inter", "W-Inter (train)", 1, 1),
-    ("train_intra", "Intra (train)", 1, 1),
-    ("train_inter", "Inter (train)", 1, 1),
-    ("intra", "Intra (unseen)", 1, 1),
-    ("inter", "Inter (unseen)", 1, 1),
-)
-
-
-def summarise(results: Iterable[FoldResult]) -> dict[str, dict[str, tuple[float, float]]]:
-    """``{loss: {score: (mean, std over folds)}}``, losses in the order first seen.
-
-    NaN scores (angles that need class weights) give NaN means.
-    """
-    grouped: dict[str, list[dict]] = {}
-    for result in results:
-        grouped.setdefault(result.loss, []).append(result.scores)
-    summary = {}
-    for loss_name, folds in grouped.items():
-        keys = folds[0].keys()
-        # population std (ddof=0) over the folds, as numpy's default
-        summary[loss_name] = {
-            k: (float(np.mean([f[k] for f in folds])), float(np.std([f[k] for f in folds]))) for k in keys
-        }
-    return summary
-
-
-def markdown_table(summary: dict[str, dict[str, tuple[float, float]]], *, columns=TABLE_COLUMNS) -> str:
-    """A markdown table, one row per loss, each cell ``mean ± std`` (``–`` where undefined)."""
-    lines = ["| loss | " + " | ".join(column[1] for column in columns) + " |"]
-    lines.append("|---|" + "---:|" * len(columns))
-    for loss_name, scores in summary.items():
-        cells = []
-        for key, _, factor, decimals in columns:
-            mean, std = scores[key]
-            cells.append(
-                "–" if np.isnan(mean) else f"{factor * mean:.{decimals}f} ± {factor * std:.{decimals}f}"
-            )
-        lines.append(f"| {loss_name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def paired_gaps(
-    results: Iterable[FoldResult], *, key: str = "tar@far=0.01", baseline: str = "softmax"
-) -> dict:
-    """Each loss minus ``baseline`` on the *same* fold: ``{loss: (mean gap, std of gap, wins, folds)}``.
-
-    Folds differ in difficulty (some strangers look alike), which inflates each loss's own std;
-    the per-fold difference cancels that, because every loss meets the same people.
-    """
-    per_fold: dict[str, dict[int, float]] = {}
-    for result in results:
-        per_fold.setdefault(result.loss, {})[result.fold] = result.scores[key]
-    if baseline not in per_fold:
-        raise ValueError(f"no {baseline!r} results to compare with: include it in the losses")
-    gaps = {}
-    for loss_name, scores in per_fold.items():
-        # [folds] differences on the folds both losses ran
-        diff = np.array([scores[k] - per_fold[baseline][k] for k in scores if k in per_fold[baseline]])
-        gaps[loss_name] = (float(diff.mean()), float(diff.std()), int((diff > 0).sum()), len(diff))
-    return gaps
-
-
-def config_dict(config: FaceConfig) -> dict:
-    """A config as plain JSON-able values."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
-
-
-# --------------------------------------------------------------------------- figures
-FAR_GRID = np.logspace(-3, 0, 61)  # FAR from 0.1 % to 100 %, for averaging ROC curves
-
-
-def mean_roc(results: Iterable[FoldResult], *, grid: np.ndarray = FAR_GRID) -> dict[str, np.ndarray]:
-    """``{loss: [folds, len(grid)]}``: each fold's TAR interpolated at the FARs of ``grid``."""
-    curves: dict[str, list[np.ndarray]] = {}
-    for result in results:
-        # the ROC is monotone in FAR, so linear interpolation between its points is safe
-        curves.setdefault(result.loss, []).append(np.interp(grid, result.roc["fpr"], result.roc["tpr"]))
-    return {loss_name: np.stack(tars) for loss_name, tars in curves.items()}
-
-
-def plot_roc(
-    curves: dict[str, np.ndarray], *, grid: np.ndarray = FAR_GRID, ax=None, title: str | None = None
-):
-    """Overlaid ROC curves (log FAR): mean over folds, +-1 std band; ``curves`` from :func:`mean_roc`."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4.5))
-    for loss_name, tars in curves.items():
-        mean, std = tars.mean(0), tars.std(0)
-        (line,) = ax.plot(grid, mean, label=loss_name, lw=1.6)
-        ax.fill_between(grid, mean - std, mean + std, color=line.get_color(), alpha=0.12, lw=0)
-    ax.axvline(0.01, color="0.5", ls=":", lw=1)
-    ax.set(xscale="log", xlim=(grid[0], 1), ylim=(0, 1.01), xlabel="FAR (false accept rate)")
-    ax.set(ylabel="TAR (true accept rate)", title=title or "Verification on unseen people")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    return ax.figure
-
-
-def plot_pairs(images: torch.Tensor, pairs: list[tuple[int, int, float]], *, title: str, axes_row=None):
-    """Image pairs side by side, each titled with its cosine similarity."""
-    import matplotlib.pyplot as plt
-
-    if axes_row is None:
-        _, axes_row = plt.subplots(1, max(len(pairs), 1), figsize=(2.0 * max(len(pairs), 1), 1.4))
-    axes_row = np.atleast_1d(axes_row)
-    for ax in axes_row:
-        ax.axis("off")
-    for ax, (i, j, score) in zip(axes_row, pairs, strict=False):
-        # [1, H, W] + [1, H, W] -> one [H, 2W] picture
-        ax.imshow(torch.cat([images[i, 0], images[j, 0]], dim=1).cpu(), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"cos {score:.2f}", fontsize=8)
-    axes_row[0].figure.suptitle(title, fontsize=10)
-    return axes_row[0].figure
-
-
-def plot_features(embeddings, labels, *, weight=None, ax=None, title: str | None = None):
-    """2-D features as they are, or 3-D features projected onto the unit sphere (``ax`` must then
-    be a 3-D axes); class weights, if given, drawn as lines from the origin."""
-    import matplotlib.pyplot as plt
-
-    x, y = M._numpy(embeddings), M._numpy(labels)
-    dim = x.shape[1]
-    if dim not in (2, 3):
-        raise ValueError(
-            f"plot_features draws 2-D or 3-D features, got {dim}-D: train with embedding_dim=2 or 3"
-        )
-    if ax is None:
-        ax = plt.figure(figsize=(4, 4)).add_subplot(projection="3d" if dim == 3 else None)
-    colors = plt.get_cmap("tab10")(y % 10)
-    points = x if dim == 2 else M._unit(x)
-    reach = np.abs(points).max() * 1.1
-    ax.scatter(*points.T, c=colors, s=6, alpha=0.8, linewidths=0)
-    if weight is not None:
-        w = M._unit(np.asarray(M._numpy(weight), dtype=np.float64)) * reach
-        for c, direction in enumerate(w):
-            ax.plot(*np.stack([np.zeros(dim), direction]).T, color=plt.get_cmap("tab10")(c % 10), lw=1.2)
-    if dim == 2:
-        ax.set_aspect("equal")
-        ax.axhline(0, color="0.85", lw=0.5, zorder=0)
-        ax.axvline(0, color="0.85", lw=0.5, zorder=0)
-    else:
-        ax.set(xlim=(-0.8, 0.8), ylim=(-0.8, 0.8), zlim=(-0.8, 0.8))  # the unit sphere, filling the box
-        ax.set_box_aspect((1, 1, 1), zoom=1.2)
-        ax.set_axis_off()
-    ax.set_title(title or "", fontsize=9)
-    return ax.figure

@@ -1,31 +1,37 @@
-"""Regenerate the faces table: every loss on unseen Olivetti people, mean +- std over folds.
+"""Regenerate the faces table: every loss on unseen Olivetti people, compared fold by fold.
 
     python scripts/faces_table.py                      # train everything (~10 min on 2 cores)
     python scripts/faces_table.py --from-json          # re-render from docs/faces_results.json
 
 Writes docs/faces_results.json (per-fold scores and mean ROC curves), the ROC figure
-docs/faces_roc.png, and the table between the markers in docs/faces.md.
+docs/faces_roc.png, and the tables between the markers in docs/faces.md: the mean of each
+score over folds, each loss minus softmax on the *same* fold (mean, min and max of the
+per-fold gap: folds differ in difficulty, the gap on one fold does not), and the angles.
+Each loss is scored by the measure it trains for (``openset.loss_metric``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
-import torch
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from minifacenet import faces  # noqa: E402
+from minifacenet import faces, openset  # noqa: E402
 
 START, END = "<!-- faces-table:start -->", "<!-- faces-table:end -->"
 
@@ -84,12 +90,13 @@ def train_all(args) -> dict:
     with ProcessPoolExecutor(args.workers, initializer=one_thread) as pool:
         results = list(pool.map(run_one, tasks))
     return {
-        "config": faces.config_dict(config),
+        "config": config_dict(config),
         "loss_params": {name: faces.LOSS_PARAMS[name] for name in args.losses if name in faces.LOSS_PARAMS},
+        "metrics": {r.loss: r.metric for r in results},
         "splits": [{"fold": s.fold, "test_identities": s.test_identities} for s in splits],
         "folds": [{"loss": r.loss, "fold": r.fold, "scores": r.scores} for r in results],
-        "far_grid": faces.FAR_GRID.tolist(),
-        "roc": {name: tars.tolist() for name, tars in faces.mean_roc(results).items()},
+        "far_grid": FAR_GRID.tolist(),
+        "roc": {name: tars.tolist() for name, tars in mean_roc(results).items()},
         "seconds": time.perf_counter() - start,
         "commands": ["python scripts/faces_table.py " + " ".join(sys.argv[1:])],
         "torch": torch.__version__,
@@ -97,30 +104,111 @@ def train_all(args) -> dict:
     }
 
 
-def as_results(record: dict) -> list[faces.FoldResult]:
-    """FoldResults holding just the scores, enough for :func:`faces.summarise`."""
-    empty = torch.empty(0)
-    return [
-        faces.FoldResult(f["loss"], f["fold"], f["scores"], {}, empty, empty, empty, math.nan)
-        for f in record["folds"]
-    ]
+# --------------------------------------------------------------------------- tables
+# (key in the fold scores, column header, factor, decimals)
+TABLE_COLUMNS = (
+    ("auc", "AUC (%)", 100, 1),
+    ("eer", "EER (%)", 100, 1),
+    ("tar@far=0.01", "TAR@FAR=1% (%)", 100, 1),
+    ("tar@far=0.1", "TAR@FAR=10% (%)", 100, 1),
+    ("verification_accuracy", "verif. acc. (%)", 100, 1),
+    ("knn_accuracy", "1-NN acc. (%)", 100, 1),
+    ("nmi", "NMI (k-means)", 1, 3),
+)
+# ArcFace's Table 3 angles (degrees) on the training people and on the unseen people
+ANGLE_COLUMNS = (
+    ("train_w_ec", "W-EC (train)", 1, 1),
+    ("train_w_inter", "W-Inter (train)", 1, 1),
+    ("train_intra", "Intra (train)", 1, 1),
+    ("train_inter", "Inter (train)", 1, 1),
+    ("intra", "Intra (unseen)", 1, 1),
+    ("inter", "Inter (unseen)", 1, 1),
+)
+GAP_KEYS = (("tar@far=0.01", "TAR@FAR=1%"), ("auc", "AUC"))
 
 
-def gap_table(results: list[faces.FoldResult]) -> str:
-    """Each loss against softmax on the same folds, TAR@FAR=1% and AUC."""
-    tar = faces.paired_gaps(results, key="tar@far=0.01")
-    auc = faces.paired_gaps(results, key="auc")
-    lines = [
-        "| loss | TAR@FAR=1% minus softmax, same fold (points) | folds better | AUC minus softmax (points) |",
-        "|---|---:|---:|---:|",
-    ]
-    for name, (gap, std, wins, folds) in tar.items():
-        if name != "softmax":
-            lines.append(
-                f"| {name} | {100 * gap:+.1f} ± {100 * std:.1f} | {wins}/{folds} | "
-                f"{100 * auc[name][0]:+.1f} ± {100 * auc[name][1]:.1f} |"
-            )
+def by_loss(folds: list[dict], key: str) -> dict[str, dict[int, float]]:
+    """``{loss: {fold: score}}`` from the record's fold rows, losses in the order first seen."""
+    scores: dict[str, dict[int, float]] = {}
+    for row in folds:
+        scores.setdefault(row["loss"], {})[row["fold"]] = row["scores"][key]
+    return scores
+
+
+def markdown_table(folds: list[dict], metrics: dict[str, str], *, columns=TABLE_COLUMNS) -> str:
+    """One row per loss, each cell the mean over folds (``–`` where undefined, e.g. W without a head)."""
+    lines = ["| loss | scored by | " + " | ".join(column[1] for column in columns) + " |"]
+    lines.append("|---|---|" + "---:|" * len(columns))
+    per_key = {key: by_loss(folds, key) for key, *_ in columns}
+    for loss_name in per_key[columns[0][0]]:
+        cells = [
+            openset.format_value(float(np.mean(list(per_key[key][loss_name].values()))), factor=f, decimals=d)
+            for key, _, f, d in columns
+        ]
+        lines.append(f"| {loss_name} | {metrics.get(loss_name, 'cosine')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def verdict(gap: dict) -> str:
+    """Ahead or behind on every fold, or mixed (wins of folds), from a paired gap."""
+    if gap["min"] > 0:
+        return f"ahead on all {gap['pairs']} folds"
+    if gap["max"] < 0:
+        return f"behind on all {gap['pairs']} folds"
+    return f"mixed: ahead on {gap['wins']} of {gap['pairs']} folds"
+
+
+def gap_table(folds: list[dict], *, baseline: str = "softmax") -> str:
+    """Each loss minus ``baseline`` on the same fold: mean [min, max] in points, and the verdict."""
+    gaps = {key: openset.paired_differences(by_loss(folds, key), baseline=baseline) for key, _ in GAP_KEYS}
+    headers = [f"{name} minus {baseline}, same fold: mean [min, max] (points)" for _, name in GAP_KEYS]
+    lines = ["| loss | " + " | ".join(headers) + " | verdict (TAR@FAR=1%) |", "|---|" + "---:|" * 2 + "---|"]
+    for loss_name, tar_gap in gaps[GAP_KEYS[0][0]].items():
+        if loss_name == baseline:
+            continue
+        cells = [
+            f"{100 * g['mean']:+.1f} [{100 * g['min']:+.1f}, {100 * g['max']:+.1f}]"
+            for g in (gaps[key][loss_name] for key, _ in GAP_KEYS)
+        ]
+        lines.append(f"| {loss_name} | " + " | ".join(cells) + f" | {verdict(tar_gap)} |")
+    return "\n".join(lines)
+
+
+def config_dict(config: faces.FaceConfig) -> dict:
+    """A config as plain JSON-able values."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+# --------------------------------------------------------------------------- figures
+# (plot_roc and plot_pairs are figures of notebook 06 too: they belong in viz.py)
+FAR_GRID = np.logspace(-3, 0, 61)  # FAR from 0.1 % to 100 %, for averaging ROC curves
+
+
+def mean_roc(results: list[faces.FoldResult], *, grid: np.ndarray = FAR_GRID) -> dict[str, np.ndarray]:
+    """``{loss: [folds, len(grid)]}``: each fold's TAR interpolated at the FARs of ``grid``."""
+    curves: dict[str, list[np.ndarray]] = {}
+    for result in results:
+        # the ROC is monotone in FAR, so linear interpolation between its points is safe
+        curves.setdefault(result.loss, []).append(np.interp(grid, result.roc["fpr"], result.roc["tpr"]))
+    return {loss_name: np.stack(tars) for loss_name, tars in curves.items()}
+
+
+def plot_roc(
+    curves: dict[str, np.ndarray], *, grid: np.ndarray = FAR_GRID, ax=None, title: str | None = None
+):
+    """Overlaid ROC curves (log FAR): mean over folds, +-1 std band; ``curves`` from :func:`mean_roc`."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    for loss_name, tars in curves.items():
+        mean, std = tars.mean(0), tars.std(0)
+        (line,) = ax.plot(grid, mean, label=loss_name, lw=1.6)
+        ax.fill_between(grid, mean - std, mean + std, color=line.get_color(), alpha=0.12, lw=0)
+    ax.axvline(0.01, color="0.5", ls=":", lw=1)
+    ax.set(xscale="log", xlim=(grid[0], 1), ylim=(0, 1.01), xlabel="FAR (false accept rate)")
+    ax.set(ylabel="TAR (true accept rate)", title=title or "Verification on unseen people")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    return ax.figure
 
 
 def merged(old: dict, new: dict) -> dict:
@@ -135,6 +223,7 @@ def merged(old: dict, new: dict) -> dict:
         "folds": sorted(folds, key=lambda f: (order[f["loss"]], f["fold"])),
         "loss_params": {**old["loss_params"], **new["loss_params"]},
         "roc": {**old["roc"], **new["roc"]},
+        "metrics": {**old.get("metrics", {}), **new["metrics"]},
         "seconds": old["seconds"] + new["seconds"],
         "commands": old.get("commands", [old.get("command", "")]) + new["commands"],
     }
@@ -145,7 +234,7 @@ def write_markdown(path: Path, table: str, record: dict) -> None:
     config = record["config"]
     folds = len(record["splits"])
     note = (
-        f"\n{table}\n\n_Mean ± std over {folds} folds (each fold: train on "
+        f"\n{table}\n\n_Means over {folds} folds (each fold: train on "
         f"{40 - len(record['splits'][0]['test_identities'])} people, test on the "
         f"{len(record['splits'][0]['test_identities'])} others); {config['embedding_dim']}-D embeddings, "
         f"{config['resolution']}×{config['resolution']} faces, {config['epochs']} epochs; "
@@ -169,17 +258,17 @@ def main(argv=None) -> None:
         if args.append:
             record = merged(json.loads(args.json.read_text()), record)
         args.json.write_text(json.dumps(record, indent=1))
-    results = as_results(record)
-    table = faces.markdown_table(faces.summarise(results))
-    table += (
-        "\n\n"
-        + gap_table(results)
-        + "\n\n"
-        + faces.markdown_table(faces.summarise(results), columns=faces.ANGLE_COLUMNS)
+    folds, metrics = record["folds"], record.get("metrics", {})
+    table = "\n\n".join(
+        [
+            markdown_table(folds, metrics),
+            gap_table(folds),
+            markdown_table(folds, metrics, columns=ANGLE_COLUMNS),
+        ]
     )
     print(table)
     curves = {name: np.array(tars) for name, tars in record["roc"].items()}
-    figure = faces.plot_roc(curves, grid=np.array(record["far_grid"]))
+    figure = plot_roc(curves, grid=np.array(record["far_grid"]))
     figure.savefig(args.roc, dpi=120, bbox_inches="tight")
     if args.markdown.exists():
         write_markdown(args.markdown, table, record)

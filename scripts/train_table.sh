@@ -7,6 +7,14 @@
 #   bash scripts/train_table.sh --list               # row names and commands
 #   bash scripts/train_table.sh --table              # the markdown table from finished runs
 #
+# The open-set table (issue 13): every loss trained on digits 0-6, scored on the unseen 7, 8, 9
+# of the test set, in 2-D, 3-D and 32-D; softmax, CosFace and ArcFace with 3 seeds in 3-D and
+# 32-D, for paired differences over seeds:
+#
+#   bash scripts/train_table.sh --open               # every open-* row (about 33 runs)
+#   bash scripts/train_table.sh open-3d-arcface      # one row, by name, as above
+#   bash scripts/train_table.sh --open-table         # python scripts/results_table.py
+#
 # Each row writes runs/table/<row>/{metrics.json,checkpoint.pt,embeddings.png}; --table
 # reads them back, so rows can be (re)run one at a time, in any order, on any machine.
 set -euo pipefail
@@ -43,6 +51,40 @@ ROWS=(
   "3d-combined|--loss combined --dim 3 --margin 0.2 --scale 16 --lr 0.01 --epochs 10|99.2"
 )
 
+# the open-set rows: name | CLI arguments (all with --unseen-classes 7 8 9, 10 epochs)
+UNSEEN="--unseen-classes 7 8 9 --epochs 10"
+# per loss, the settings of the closed-set rows above (2-D | 3-D and up)
+declare -A OPEN_2D=(
+  [softmax]="--loss softmax"
+  [contrastive]="--loss contrastive --margin 1"
+  [triplet]="--loss triplet --margin 0.2 --mining semi-hard"
+  [sphereface]="--loss sphereface --margin 4"
+  [cosface]="--loss cosface --margin 0.1 --scale 16 --lr 0.01"
+  [arcface]="--loss arcface --margin 0.2 --scale 16 --lr 0.01"
+)
+declare -A OPEN_ND=(
+  [softmax]="--loss softmax"
+  [contrastive]="--loss contrastive --margin 1"
+  [triplet]="--loss triplet --margin 0.2 --mining semi-hard"
+  [sphereface]="--loss sphereface --margin 4"
+  [cosface]="--loss cosface --margin 0.2 --scale 16 --lr 0.01"
+  [arcface]="--loss arcface --margin 0.3 --scale 16 --lr 0.01 --warmup 800"
+)
+OPEN_ROWS=()
+for loss in softmax contrastive triplet sphereface cosface arcface; do
+  OPEN_ROWS+=("open-2d-$loss|${OPEN_2D[$loss]} --dim 2 $UNSEEN|-")
+  for dim in 3 32; do
+    OPEN_ROWS+=("open-${dim}d-$loss|${OPEN_ND[$loss]} --dim $dim $UNSEEN|-")
+  done
+done
+for loss in softmax cosface arcface; do
+  for dim in 3 32; do
+    for seed in 1 2; do
+      OPEN_ROWS+=("open-${dim}d-$loss-seed$seed|${OPEN_ND[$loss]} --dim $dim $UNSEEN --seed $seed|-")
+    done
+  done
+done
+
 row_field() { # row_field <row> <1|2|3>
   cut -d'|' -f"$2" <<<"$1"
 }
@@ -74,7 +116,7 @@ PY
 
 case "${1:-}" in
   --list)
-    for row in "${ROWS[@]}"; do
+    for row in "${ROWS[@]}" "${OPEN_ROWS[@]}"; do
       echo "$(row_field "$row" 1): python -m minifacenet train $(row_field "$row" 2)"
     done
     exit 0
@@ -83,10 +125,21 @@ case "${1:-}" in
     table
     exit 0
     ;;
+  --open-table)
+    python scripts/results_table.py --runs "$out"
+    exit 0
+    ;;
 esac
 
 wanted=("$@")
-for row in "${ROWS[@]}"; do
+selected=("${ROWS[@]}")
+if [ "${1:-}" = "--open" ]; then
+  wanted=()
+  selected=("${OPEN_ROWS[@]}")
+elif [ "${#wanted[@]}" -gt 0 ]; then
+  selected=("${ROWS[@]}" "${OPEN_ROWS[@]}")
+fi
+for row in "${selected[@]}"; do
   name="$(row_field "$row" 1)"
   if [ "${#wanted[@]}" -gt 0 ] && [[ ! " ${wanted[*]} " == *" $name "* ]]; then
     continue
@@ -95,4 +148,8 @@ for row in "${ROWS[@]}"; do
   # shellcheck disable=SC2046 # the flags are meant to split into words
   python -m minifacenet train $(row_field "$row" 2) --out "$out/$name"
 done
-table
+if [ "${1:-}" = "--open" ] || [[ " ${wanted[*]:-} " == *" open-"* ]]; then
+  python scripts/results_table.py --runs "$out"
+else
+  table
+fi

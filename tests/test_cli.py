@@ -92,6 +92,27 @@ def test_tiny_triplet_run_is_scored_by_nearest_neighbour(mnist_subset, tmp_path,
     assert capsys.readouterr().out.strip().splitlines()[-1].startswith("test_accuracy ")
 
 
+@pytest.mark.usefixtures("small_test_split")
+@pytest.mark.parametrize(("loss", "metric"), [("softmax", "cosine"), ("contrastive", "euclidean")])
+def test_unseen_classes_run_writes_the_open_set_block(mnist_subset, tmp_path, loss, metric):
+    out = tmp_path / "run"
+    argv = ["train", "--loss", loss, "--unseen-classes", "7", "8", "9", "--limit", "300", "--epochs", "1"]
+    assert cli.main([*argv, "--device", "cpu", "--out", str(out)]) == 0
+    metrics = strict_json((out / "metrics.json").read_text())
+    block = metrics["open_set"]
+    assert block["metric"] == metric and block["classes"] == [7, 8, 9]
+    assert block["seen_classes"] == [0, 1, 2, 3, 4, 5, 6]
+    # the 500 test images hold this many 7s, 8s and 9s
+    test_labels = cli.split("mnist", None)[3][:500]
+    assert block["images"] == int((test_labels >= 7).sum())
+    for key in ("auc", "eer", "tar@far=0.01", "tar@far=0.001", "verification_accuracy", "gallery_accuracy"):
+        assert 0.0 <= block[key] <= 1.0
+    assert -1.0 <= block["ari"] <= 1.0 and 0.0 <= block["nmi"] <= 1.0
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0  # closed-set, on the seen digits
+    head = torch.load(out / "checkpoint.pt", weights_only=False)["loss_state"]
+    assert loss == "contrastive" or head["weight"].shape[0] == 7  # the head knows 7 classes
+
+
 @pytest.mark.parametrize(
     ("argv", "reason"),
     [

@@ -1,12 +1,14 @@
 """The open-set faces pipeline: splits, augmentation, training/evaluation plumbing, tables."""
 
+import importlib.util
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from minifacenet import faces
+from minifacenet import faces, losses
 from minifacenet.data import DataError
 
 LABELS = torch.arange(40).repeat_interleave(10)  # Olivetti's layout: 40 people x 10 images
@@ -74,13 +76,15 @@ def test_shift_moves_each_image_by_at_most_max_shift():
 
 
 def test_sphereface_schedule_reaches_its_floor_at_forty_percent():
-    params = faces.loss_params("sphereface", total_steps=200)
-    head = faces.L.build_loss("sphereface", embedding_dim=4, num_classes=3, **params)
-    assert head.anneal(80) == pytest.approx(params["lamb_min"])
-    assert head.anneal(40) > params["lamb_min"]
-    assert faces.loss_params("cosface", total_steps=10, params={"m": 0.2}) == {"s": 16.0, "m": 0.2}
+    params = faces.loss_params("sphereface")
+    warmup = faces.warmup_for("sphereface", faces.FaceConfig())
+    head = losses.build_loss("sphereface", embedding_dim=4, num_classes=3, **params)
+    assert head.lamb_at(0.4, warmup=warmup) == pytest.approx(params["lamb_min"])
+    assert head.lamb_at(0.2, warmup=warmup) > params["lamb_min"]
+    assert faces.warmup_for("cosface", faces.FaceConfig()) == faces.FaceConfig().warmup_fraction
+    assert faces.loss_params("cosface", params={"m": 0.2}) == {"s": 16.0, "m": 0.2}
     with pytest.raises(ValueError, match="unknown loss"):
-        faces.loss_params("center", total_steps=10)
+        faces.loss_params("center")
 
 
 def toy_faces(num_people=8, per_person=6, size=16, seed=0):
@@ -105,49 +109,84 @@ def test_every_loss_trains_and_is_evaluated(loss_name):
     assert result.roc["fpr"][0] == 0 and result.roc["tpr"][-1] == 1
     has_weights = loss_name not in ("contrastive", "triplet")
     assert math.isnan(scores["train_w_ec"]) != has_weights
+    assert result.metric == ("euclidean" if loss_name == "contrastive" else "cosine")
     assert math.isnan(scores["w_ec"])  # unseen people have no class weights
 
 
-def fold(loss_name, fold_index, **scores):
-    empty = torch.empty(0)
-    return faces.FoldResult(loss_name, fold_index, scores, {}, empty, empty, empty, 0.0)
+def load_script():
+    """scripts/faces_table.py as a module (the tables and the ROC figure live there)."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / "faces_table.py"
+    spec = importlib.util.spec_from_file_location("faces_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_summarise_and_table():
-    columns = faces.TABLE_COLUMNS
-    results = [fold("arcface", k, **{column[0]: 0.5 + 0.1 * k for column in columns}) for k in range(2)]
-    results.append(fold("softmax", 0, **{column[0]: 0.25 for column in columns}))
-    summary = faces.summarise(results)
-    assert list(summary) == ["arcface", "softmax"]
-    assert summary["arcface"]["auc"] == pytest.approx((0.55, 0.05))
-    table = faces.markdown_table(summary).splitlines()
+def row(loss_name, fold_index, **scores):
+    return {"loss": loss_name, "fold": fold_index, "scores": scores}
+
+
+def test_table_shows_fold_means_and_the_measure():
+    table_script = load_script()
+    columns = table_script.TABLE_COLUMNS
+    folds = [row("arcface", k, **{column[0]: 0.5 + 0.1 * k for column in columns}) for k in range(2)]
+    folds.append(row("contrastive", 0, **{column[0]: 0.25 for column in columns}))
+    table = table_script.markdown_table(folds, {"contrastive": "euclidean"}).splitlines()
     assert "TAR@FAR=1%" in table[0] and len(table) == 4
-    assert table[2].startswith("| arcface | 55.0 ± 5.0 |") and table[2].endswith("| 0.550 ± 0.050 |")
+    assert table[2].startswith("| arcface | cosine | 55.0 |") and table[2].endswith("| 0.550 |")
+    assert table[3].startswith("| contrastive | euclidean | 25.0 |")
 
 
 def test_angle_table_marks_missing_weights():
-    results = [fold("triplet", 0, **{column[0]: math.nan for column in faces.ANGLE_COLUMNS})]
-    results[0].scores["intra"] = 12.34
-    row = faces.markdown_table(faces.summarise(results), columns=faces.ANGLE_COLUMNS).splitlines()[2]
-    assert row.startswith("| triplet | – | – |") and "12.3 ± 0.0" in row
+    table_script = load_script()
+    folds = [row("triplet", 0, **{column[0]: math.nan for column in table_script.ANGLE_COLUMNS})]
+    folds[0]["scores"]["intra"] = 12.34
+    line = table_script.markdown_table(folds, {}, columns=table_script.ANGLE_COLUMNS).splitlines()[2]
+    assert line.startswith("| triplet | cosine | – | – |") and "| 12.3 |" in line
 
 
-def test_paired_gaps_compare_on_the_same_fold():
-    results = [fold("softmax", k, auc=a) for k, a in enumerate((0.5, 0.9))]
-    results += [fold("arcface", k, auc=a) for k, a in enumerate((0.6, 0.9))]
-    gaps = faces.paired_gaps(results, key="auc")
-    assert gaps["arcface"] == pytest.approx((0.05, 0.05, 1, 2))
-    assert gaps["softmax"] == (0.0, 0.0, 0, 2)
-    with pytest.raises(ValueError, match="include it"):
-        faces.paired_gaps(results, key="auc", baseline="cosface")
+def test_gap_table_pairs_folds_and_gives_a_verdict():
+    table_script = load_script()
+    folds = [
+        row("softmax", k, auc=a, **{"tar@far=0.01": t}) for k, (a, t) in enumerate([(0.5, 0.4), (0.9, 0.8)])
+    ]
+    folds += [
+        row("arcface", k, auc=a, **{"tar@far=0.01": t}) for k, (a, t) in enumerate([(0.6, 0.45), (0.9, 0.9)])
+    ]
+    folds += [
+        row("cosface", k, auc=a, **{"tar@far=0.01": t}) for k, (a, t) in enumerate([(0.6, 0.3), (0.9, 0.9)])
+    ]
+    lines = table_script.gap_table(folds).splitlines()
+    assert len(lines) == 4  # header, rule, arcface, cosface: no softmax-minus-softmax row
+    # arcface: +5 and +10 points on TAR, both folds ahead, although the folds' own spread is 40 points
+    assert lines[2] == "| arcface | +7.5 [+5.0, +10.0] | +5.0 [+0.0, +10.0] | ahead on all 2 folds |"
+    assert lines[3].endswith("| mixed: ahead on 1 of 2 folds |")
+
+
+def fold_result(loss_name, fold_index, fpr, tpr):
+    empty = torch.empty(0)
+    return faces.FoldResult(loss_name, fold_index, {}, {"fpr": fpr, "tpr": tpr}, empty, empty, empty, 0.0)
 
 
 def test_mean_roc_interpolates_each_fold():
-    results = [fold("a", 0), fold("a", 1)]
-    results[0].roc = {"fpr": np.array([0.0, 1.0]), "tpr": np.array([0.0, 1.0])}
-    results[1].roc = {"fpr": np.array([0.0, 0.0, 1.0]), "tpr": np.array([0.0, 1.0, 1.0])}
-    curves = faces.mean_roc(results, grid=np.array([0.1, 0.5]))
+    table_script = load_script()
+    results = [
+        fold_result("a", 0, np.array([0.0, 1.0]), np.array([0.0, 1.0])),
+        fold_result("a", 1, np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0])),
+    ]
+    curves = table_script.mean_roc(results, grid=np.array([0.1, 0.5]))
     np.testing.assert_allclose(curves["a"], [[0.1, 0.5], [1.0, 1.0]])
+
+
+def test_contrastive_is_scored_by_the_distance_it_trains():
+    # two people on one ray at lengths 1 and 3: Euclidean tells them apart, cosine cannot
+    labels = torch.tensor([0, 1]).repeat_interleave(10)
+    noise = 0.05 * torch.randn(20, 2, generator=torch.Generator().manual_seed(0))
+    x = torch.tensor([1.0, 0.0]) * (1.0 + 2.0 * labels).unsqueeze(1) + noise
+    euclidean, _, threshold = faces.fold_scores(x, labels, metric="euclidean")
+    cosine, _, _ = faces.fold_scores(x, labels, metric="cosine")
+    assert euclidean["auc"] == 1 and euclidean["knn_accuracy"] == 1 and cosine["auc"] < 0.7
+    assert threshold < 0  # minus a distance
 
 
 def test_load_faces_checks_resolution_and_downsamples():

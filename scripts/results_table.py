@@ -1,0 +1,169 @@
+"""The open-set MNIST table from finished CLI runs (``bash scripts/train_table.sh --open``).
+
+    python scripts/results_table.py                     # markdown tables from runs/table/open-*
+    python scripts/results_table.py --reference minifacenet/scoreboard_reference.json
+
+Reads every ``<runs>/open-*/metrics.json`` (runs made with ``--unseen-classes``), prints one
+row per (dim, loss) -- the mean over its seeds when it has several -- and, per dimension,
+each loss minus softmax on the *same seed* (mean paired gap, and its min and max over the
+seeds). ``--reference`` also writes the seed-0 rows as the scoreboard's reference file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from minifacenet.openset import COURSE, REPORT_COLUMNS, format_value, paired_differences  # noqa: E402
+
+GAP_KEYS = (("tar@far=0.01", "TAR@FAR=1%"), ("auc", "AUC"))
+
+
+def load_runs(runs: Path) -> list[dict]:
+    """One dict per finished open-set run: loss, dim, seed, the open-set block, command."""
+    found = []
+    for path in sorted(runs.glob("open-*/metrics.json")):
+        metrics = json.loads(path.read_text())
+        if "open_set" not in metrics:
+            continue
+        args = metrics["args"]
+        found.append(
+            {
+                "row": path.parent.name,
+                "loss": args["loss"],
+                "dim": args["dim"],
+                "seed": args["seed"],
+                "scores": metrics["open_set"],
+                "closed_set": metrics["test_accuracy"],
+                "seconds": metrics["seconds"],
+                "command": "python -m minifacenet train " + command_flags(args),
+            }
+        )
+    return found
+
+
+def command_flags(args: dict) -> str:
+    """The CLI flags a run was made with (those that differ from nothing: all but paths)."""
+    skip = {"command", "out", "data_root", "device", "limit"}
+    flags = []
+    for key, value in args.items():
+        if key in skip or value is None:
+            continue
+        flag = "--" + key.replace("_", "-")
+        flags.append(f"{flag} {' '.join(map(str, value))}" if isinstance(value, list) else f"{flag} {value}")
+    return " ".join(flags)
+
+
+def grouped(runs: list[dict]) -> dict[tuple[int, str], list[dict]]:
+    """``{(dim, loss): [runs over seeds]}`` in the course's order, 2-D first."""
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for run in sorted(runs, key=lambda r: (r["dim"], COURSE.index(r["loss"]), r["seed"])):
+        groups.setdefault((run["dim"], run["loss"]), []).append(run)
+    return groups
+
+
+def score_table(runs: list[dict]) -> str:
+    """One row per (dim, loss); a cell is the mean over the seeds the row has."""
+    headers = [column[1] for column in REPORT_COLUMNS]
+    lines = ["| dim | loss | seeds | metric | " + " | ".join(headers) + " | closed-set acc. 0-6 (%) | s |"]
+    lines.append("|---:|---|---:|---|" + "---:|" * (len(headers) + 2))
+    for (dim, loss), group in grouped(runs).items():
+        cells = [
+            format_value(float(np.mean([r["scores"][key] for r in group])), factor=factor, decimals=decimals)
+            for key, _, factor, decimals in REPORT_COLUMNS
+        ]
+        closed = format_value(float(np.mean([r["closed_set"] for r in group])), factor=100, decimals=2)
+        seconds = np.mean([r["seconds"] for r in group])
+        metric = group[0]["scores"]["metric"]
+        lines.append(
+            f"| {dim} | {loss} | {len(group)} | {metric} | "
+            + " | ".join(cells)
+            + f" | {closed} | {seconds:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def gap_table(runs: list[dict], *, baseline: str = "softmax") -> str:
+    """Per dimension: each loss minus ``baseline`` on the same seed, mean [min, max] in points."""
+    lines = [
+        "| dim | loss | seeds | "
+        + " | ".join(f"{name} minus {baseline}: mean [min, max] (points)" for _, name in GAP_KEYS)
+        + " | seeds better (TAR) |",
+        "|---:|---|---:|" + "---:|" * (len(GAP_KEYS) + 1),
+    ]
+    for dim in sorted({r["dim"] for r in runs}):
+        at_dim = [r for r in runs if r["dim"] == dim]
+        gaps = {}
+        for key, _ in GAP_KEYS:
+            scores: dict[str, dict[int, float]] = {}
+            for run in at_dim:
+                scores.setdefault(run["loss"], {})[run["seed"]] = run["scores"][key]
+            if baseline not in scores:
+                break
+            gaps[key] = paired_differences(scores, baseline=baseline)
+        for loss in (name for name in COURSE if name != baseline and key_present(gaps, name)):
+            cells = [gap_cell(gaps[key][loss]) for key, _ in GAP_KEYS]
+            tar = gaps[GAP_KEYS[0][0]][loss]
+            lines.append(
+                f"| {dim} | {loss} | {tar['pairs']} | "
+                + " | ".join(cells)
+                + f" | {tar['wins']}/{tar['pairs']} |"
+            )
+    return "\n".join(lines)
+
+
+def key_present(gaps: dict, loss: str) -> bool:
+    return bool(gaps) and all(loss in by_loss for by_loss in gaps.values())
+
+
+def gap_cell(gap: dict) -> str:
+    """``+1.2 [-0.3, +2.5]`` in points; a single seed shows just the gap."""
+    mean = f"{100 * gap['mean']:+.1f}"
+    return mean if gap["pairs"] == 1 else f"{mean} [{100 * gap['min']:+.1f}, {100 * gap['max']:+.1f}]"
+
+
+def reference_rows(runs: list[dict]) -> list[dict]:
+    """The scoreboard's reference rows: seed 0 of each (loss, dim), with its command."""
+    return [
+        {
+            "loss": r["loss"],
+            "dim": r["dim"],
+            "metric": r["scores"]["metric"],
+            "command": r["command"],
+            "scores": r["scores"],
+        }
+        for r in runs
+        if r["seed"] == 0
+    ]
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "table")
+    parser.add_argument(
+        "--reference", type=Path, default=None, help="also write the scoreboard's reference file"
+    )
+    args = parser.parse_args(argv)
+    runs = load_runs(args.runs)
+    if not runs:
+        raise SystemExit(f"no open-set runs in {args.runs}/open-*: run bash scripts/train_table.sh --open")
+    print(score_table(runs), end="\n\n")
+    print(gap_table(runs))
+    if args.reference is not None:
+        args.reference.write_text(
+            json.dumps({"mnist": reference_rows(runs)}, indent=1, allow_nan=False) + "\n"
+        )
+        print(f"\nwrote {args.reference}")
+
+
+if __name__ == "__main__":
+    main()
