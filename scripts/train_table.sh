@@ -29,16 +29,16 @@ ROWS=(
   "2d-normface-noshift|--loss normface --dim 2 --scale 16 --lr 0.01 --shift 0 --epochs 10|98.5"
   "2d-sphereface-m4|--loss sphereface --dim 2 --margin 4 --epochs 10|98.5"
   "2d-cosface-m0.1|--loss cosface --dim 2 --margin 0.1 --scale 16 --lr 0.01 --epochs 10|98.9"
-  "2d-cosface-m0.1-warmup|--loss cosface --dim 2 --margin 0.1 --scale 16 --lr 0.01 --warmup 1000 --epochs 10|98.9"
+  "2d-cosface-m0.1-warmup|--loss cosface --dim 2 --margin 0.1 --scale 16 --lr 0.01 --warmup 0.4 --epochs 10|98.9"
   "2d-cosface-m0.1-noshift|--loss cosface --dim 2 --margin 0.1 --scale 16 --lr 0.01 --shift 0 --epochs 10|98.9"
   "2d-arcface-m0.2|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --epochs 10|98.9"
-  "2d-arcface-m0.2-warmup|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --warmup 1000 --epochs 10|98.9"
+  "2d-arcface-m0.2-warmup|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --warmup 0.4 --epochs 10|98.9"
   "2d-arcface-m0.2-20ep|--loss arcface --dim 2 --margin 0.2 --scale 16 --epochs 20|98.9"
   "2d-arcface-m0.2-20ep-lr0.01|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --epochs 20|98.9"
-  "2d-arcface-m0.2-20ep-warmup|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --warmup 2000 --epochs 20|98.9"
+  "2d-arcface-m0.2-20ep-warmup|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --warmup 0.4 --epochs 20|98.9"
   "2d-arcface-m0.2-noshift|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --shift 0 --epochs 10|98.9"
   "2d-arcface-m0.2-noshift-20ep|--loss arcface --dim 2 --margin 0.2 --scale 16 --lr 0.01 --shift 0 --epochs 20|98.9"
-  "2d-arcface-m0.3|--loss arcface --dim 2 --margin 0.3 --scale 16 --lr 0.01 --warmup 1000 --epochs 10|98.5"
+  "2d-arcface-m0.3|--loss arcface --dim 2 --margin 0.3 --scale 16 --lr 0.01 --warmup 0.4 --epochs 10|98.5"
   "2d-contrastive|--loss contrastive --dim 2 --margin 1 --epochs 10|98.5"
   "2d-triplet|--loss triplet --dim 2 --margin 0.2 --mining semi-hard --epochs 10|98.5"
   "2d-triplet-20ep|--loss triplet --dim 2 --margin 0.2 --mining semi-hard --epochs 20|98.5"
@@ -47,7 +47,7 @@ ROWS=(
   "3d-normface-20ep|--loss normface --dim 3 --scale 16 --lr 0.01 --epochs 20|99.2"
   "3d-sphereface-m4|--loss sphereface --dim 3 --margin 4 --epochs 10|99.2"
   "3d-cosface-m0.2|--loss cosface --dim 3 --margin 0.2 --scale 16 --lr 0.01 --epochs 10|99.2"
-  "3d-arcface-m0.3|--loss arcface --dim 3 --margin 0.3 --scale 16 --lr 0.01 --warmup 1000 --epochs 10|99.2"
+  "3d-arcface-m0.3|--loss arcface --dim 3 --margin 0.3 --scale 16 --lr 0.01 --warmup 0.4 --epochs 10|99.2"
   "3d-combined|--loss combined --dim 3 --margin 0.2 --scale 16 --lr 0.01 --epochs 10|99.2"
 )
 
@@ -68,7 +68,7 @@ declare -A OPEN_ND=(
   [triplet]="--loss triplet --margin 0.2 --mining semi-hard"
   [sphereface]="--loss sphereface --margin 4"
   [cosface]="--loss cosface --margin 0.2 --scale 16 --lr 0.01"
-  [arcface]="--loss arcface --margin 0.3 --scale 16 --lr 0.01 --warmup 800"
+  [arcface]="--loss arcface --margin 0.3 --scale 16 --lr 0.01 --warmup 0.4"
 )
 OPEN_ROWS=()
 for loss in softmax contrastive triplet sphereface cosface arcface; do
