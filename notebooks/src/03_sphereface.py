@@ -20,6 +20,9 @@
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
+import plotly.io as pio
+
 try:
     import google.colab  # noqa: F401
 
@@ -29,6 +32,10 @@ except ImportError:
 if IN_COLAB:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
                     "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
+# One look for every figure of the course. Plotly: Colab needs its own renderer; JupyterLab,
+# Notebook 7 and VS Code draw the plotly mimetype (GitHub shows the matplotlib twin beside it).
+plt.rcParams.update({"figure.dpi": 80, "font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8})
+pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 
 # %%
 import math
@@ -36,7 +43,6 @@ import os
 
 import matplotlib.pyplot as plt
 import numpy as np
-import plotly.io as pio
 import torch
 
 from minifacenet import viz
@@ -55,9 +61,6 @@ TRAIN_SIZE = 3000 if FAST else 20000  # training digits 0-9 for the 2-D model
 TEST_SIZE = 2000 if FAST else 10000  # test digits
 EPOCHS = 2 if FAST else 4
 BATCH = 64 if FAST else 128  # small batches: more steps from few images
-plt.rcParams["figure.dpi"] = 80
-# plotly: Colab needs its own renderer; JupyterLab, Notebook 7 and VS Code draw the plotly mimetype
-pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 print(f"fast mode: {FAST}")
 
 # %% [markdown]
