@@ -88,10 +88,11 @@ def small_tensors():
 
 
 def margin_target(head: L.MarginHead, cos) -> np.ndarray:
-    """f(cos theta): the head's own ``target_cosine`` hook on any array of cosines."""
+    """f(cos theta): the head's training target on any array of cosines (its margin as it
+    trains, warm-up blend included where the head has one: ``training_target``)."""
     with small_tensors():
         cos = torch.as_tensor(np.asarray(cos, dtype=np.float64))
-        return head.target_cosine(cos).numpy()
+        return getattr(head, "training_target", head.target_cosine)(cos).numpy()
 
 
 def unit(x, *, axis: int = -1) -> np.ndarray:

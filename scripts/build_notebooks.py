@@ -5,17 +5,26 @@
     python scripts/build_notebooks.py --fast     # fast mode (MINIFACENET_FAST=1), as CI runs them
     python scripts/build_notebooks.py --no-run   # convert only, no execution
     python scripts/build_notebooks.py --text-only 05   # prose edits: keep the stored outputs
+    python scripts/build_notebooks.py --times    # reading-time table of the sources (no build)
 
 Sources live in ``notebooks/src/NN_name.py`` (percent format); the notebooks are paired
 with them (``jupytext.formats``), so saving in JupyterLab with jupytext updates both.
 Widget state is not stored (it is large and meaningless without a kernel); static figures
-are stored as PNG so GitHub shows them. Prints each notebook's run time.
+are stored as PNG so GitHub shows them. Progress bars are off during builds (``TQDM_DISABLE``)
+and any that slip through are dropped: a stored bar is frozen at whatever it showed. Prints
+each notebook's run time and any page problem (:func:`page_problems`: stderr, progress bars,
+plotly figures without a PNG beside them), which tests/test_notebooks.py also checks.
+
+Reading time (``--times``): the *core path* of a lesson is every cell before the first
+heading that says "Going further"; its prose words and code lines (no blanks, no comments)
+are what a teacher walks through in class (docs/notebook_times.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -28,6 +37,10 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+GOING_FURTHER = re.compile(r"^#+ .*going further", re.IGNORECASE | re.MULTILINE)
+PROGRESS_BAR = re.compile(r"\d+%\|")
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WORDS_PER_MINUTE = 200  # an assumed reading pace, not a measurement
 
 
 def convert(source: Path) -> nbformat.NotebookNode:
@@ -42,8 +55,10 @@ def convert(source: Path) -> nbformat.NotebookNode:
 
 def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
     """Run every cell in a fresh kernel inside notebooks/; return the seconds it took."""
-    env_fast, env_backend = os.environ.get("MINIFACENET_FAST"), os.environ.get("MPLBACKEND")
+    saved = {name: os.environ.get(name) for name in ("MINIFACENET_FAST", "MPLBACKEND", "TQDM_DISABLE")}
     os.environ["MINIFACENET_FAST"] = "1" if fast else "0"
+    # a progress bar stored in a page is frozen at its last frame
+    os.environ["TQDM_DISABLE"] = "1"
     # always the inline backend: an inherited MPLBACKEND=Agg would silently drop every figure
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
@@ -53,7 +68,7 @@ def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
         client.execute()
         return time.perf_counter() - start
     finally:
-        for name, value in (("MINIFACENET_FAST", env_fast), ("MPLBACKEND", env_backend)):
+        for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
@@ -73,10 +88,66 @@ def keep_outputs(nb: nbformat.NotebookNode, target: Path) -> None:
     nb.metadata = old.metadata
 
 
+def is_progress_bar(output: dict) -> bool:
+    """A tqdm bar: a widget view whose text shows 'NN%|'."""
+    data = output.get("data", {})
+    return WIDGET_VIEW in data and bool(PROGRESS_BAR.search("".join(data.get("text/plain", ""))))
+
+
+def page_problems(nb: nbformat.NotebookNode) -> list[str]:
+    """What a stored page must not show: stderr, progress bars, plotly figures without a PNG in their cell."""
+    problems = []
+    for number, cell in enumerate(nb.cells):
+        kinds = set()
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                problems.append(f"cell {number}: stderr output: {''.join(output.get('text', ''))[:80]!r}")
+            if is_progress_bar(output):
+                problems.append(f"cell {number}: a progress bar")
+            kinds |= set(output.get("data", {}))
+        if any("plotly" in kind for kind in kinds) and "image/png" not in kinds:
+            problems.append(f"cell {number}: a plotly figure without a PNG (GitHub shows nothing)")
+    return problems
+
+
 def strip_widget_state(nb: nbformat.NotebookNode) -> None:
+    """No widget state and no progress bars: both are meaningless without a kernel."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if "outputs" in cell:
+            cell.outputs = [output for output in cell.outputs if not is_progress_bar(output)]
+
+
+def core_cells(nb: nbformat.NotebookNode) -> list:
+    """The cells of the lesson's core path: everything before the first "Going further" heading."""
+    for number, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and GOING_FURTHER.search(cell.source):
+            return nb.cells[:number]
+    return list(nb.cells)
+
+
+def reading_time(source: Path) -> dict:
+    """Prose words and code lines (no blanks, no comments) of a source's core path."""
+    nb = jupytext.read(source)
+    cells = core_cells(nb)
+    words = sum(len(cell.source.split()) for cell in cells if cell.cell_type == "markdown")
+    lines = [line.strip() for cell in cells if cell.cell_type == "code" for line in cell.source.splitlines()]
+    code = sum(1 for line in lines if line and not line.startswith("#"))
+    total = sum(len(cell.source.split()) for cell in nb.cells if cell.cell_type == "markdown")
+    return {"words": words, "code_lines": code, "all_words": total, "minutes": words / WORDS_PER_MINUTE}
+
+
+def times_table(sources: list[Path]) -> str:
+    """The reading-time table of docs/notebook_times.md, in Markdown."""
+    rows = ["| notebook | core prose (words) | core code (lines) | reading at "
+            f"{WORDS_PER_MINUTE} words/min | all prose, Going further included (words) |",
+            "|---|---|---|---|---|"]
+    for source in sources:
+        time = reading_time(source)
+        rows.append(f"| {source.stem} | {time['words']} | {time['code_lines']} | {time['minutes']:.1f} min "
+                    f"| {time['all_words']} |")
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,11 +159,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="convert without executing")
     parser.add_argument("--text-only", action="store_true", help="markdown edits only: keep outputs")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--times", action="store_true", help="print the reading-time table; build nothing")
     args = parser.parse_args(argv)
     sources = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
     sources = [s for s in sources if not args.prefixes or s.stem.startswith(tuple(args.prefixes))]
     if not sources:
         parser.error(f"no notebook sources match {args.prefixes} in {NOTEBOOKS / 'src'}")
+    if args.times:
+        print(times_table(sources))
+        return 0
     for source in sources:
         nb = convert(source)
         target = NOTEBOOKS / f"{source.stem}.ipynb"
@@ -105,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         mode = "fast" if args.fast else "full"
         mode = "text only" if args.text_only else ("not run" if args.no_run else mode)
         print(f"{target.name}: {mode} {seconds:.1f} s, {target.stat().st_size / 1e6:.2f} MB", flush=True)
+        for problem in page_problems(nb):
+            print(f"  {target.name}: {problem}", flush=True)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "colab_badges.py")], check=True)
     return 0
 

@@ -6,6 +6,7 @@ read files, so they take well under a second.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -22,6 +23,11 @@ BADGE = re.compile(
     r"\(https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/notebooks/(?P<name>[\w.-]+)\)"
 )
 FAST_SWITCH = 'FAST = os.environ.get("MINIFACENET_FAST") == "1"'
+TEMPLATE = NOTEBOOKS / "src" / "_template.py"
+CORE_WORDS = 1100  # prose of a lesson's core path; about 15 minutes in class with its cells
+_spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
+build_notebooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_notebooks)
 
 
 def built(source: Path) -> Path:
@@ -91,8 +97,58 @@ def test_notebook_opens_the_same_way(source: Path):
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
-def test_notebook_ends_with_exercises_and_what_to_remember(source: Path):
-    markdown = [cell.source for cell in read(source).cells if cell.cell_type == "markdown"]
+def test_setup_cell_is_the_templates(source: Path):
+    """One shared opening: the setup cell (Colab install, figure style, plotly renderer) is the template's."""
+    template = jupytext.read(TEMPLATE).cells[1].source
+    assert jupytext.read(source).cells[1].source == template, (
+        f"{source.name}: the setup cell differs from notebooks/src/_template.py; copy the template's"
+    )
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_core_path_ends_with_what_to_remember(source: Path):
+    """Exercises with solutions; 'What to remember' closes the core path (before any "Going further")."""
+    nb = jupytext.read(source)
+    markdown = [cell.source for cell in nb.cells if cell.cell_type == "markdown"]
     solutions = [text for text in markdown if "<summary>Solution</summary>" in text]
     assert solutions, "exercises need solutions in collapsed <details> cells"
-    assert "what to remember" in markdown[-1].lower(), "the last markdown cell should be 'What to remember'"
+    core = [cell.source for cell in build_notebooks.core_cells(nb) if cell.cell_type == "markdown"]
+    where = "the last markdown cell" if len(core) == len(markdown) else "the cell before 'Going further'"
+    assert "what to remember" in core[-1].lower(), f"{where} should be 'What to remember'"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_core_path_fits_a_lesson(source: Path):
+    words = build_notebooks.reading_time(source)["words"]
+    assert words <= CORE_WORDS, (
+        f"{source.name}: {words} words of prose before 'Going further' (> {CORE_WORDS}); move deep-dives "
+        "after 'What to remember' under a '## Going further' heading"
+    )
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_stored_page_is_clean(source: Path):
+    """What GitHub shows: no stderr, no frozen progress bar, every plotly figure with a PNG in its cell."""
+    problems = build_notebooks.page_problems(read(source))
+    assert not problems, f"{built(source).name}: " + "; ".join(problems) + ": rebuild it"
+
+
+def test_page_problems_are_found():
+    """The page check itself, on a made-up notebook with one of each problem."""
+    bar = nbformat.v4.new_output("display_data", data={
+        "text/plain": "epochs:   0%|          | 0/4 [00:00<?, ?it/s]",
+        build_notebooks.WIDGET_VIEW: {"model_id": "x"},
+    })
+    stderr = nbformat.v4.new_output("stream", name="stderr", text="UserWarning: something")
+    plotly = nbformat.v4.new_output("display_data", data={"application/vnd.plotly.v1+json": {}})
+    png = nbformat.v4.new_output("display_data", data={"image/png": "iVBOR"})
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(outputs=[bar]),
+        nbformat.v4.new_code_cell(outputs=[stderr]),
+        nbformat.v4.new_code_cell(outputs=[plotly]),
+        nbformat.v4.new_code_cell(outputs=[plotly, png]),
+    ])
+    problems = build_notebooks.page_problems(nb)
+    assert [problem.split(":")[0] for problem in problems] == ["cell 0", "cell 1", "cell 2"]
+    build_notebooks.strip_widget_state(nb)
+    assert nb.cells[0].outputs == [], "the build drops stored progress bars"

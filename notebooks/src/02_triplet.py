@@ -7,8 +7,9 @@
 # - FaceNet's triplet loss $[\,d(a,p) - d(a,n) + \alpha\,]_+$ on normalised embeddings, written by hand;
 # - P×K batches, and why *which* negatives you train on (mining) decides whether training works;
 # - easy, semi-hard and hard negatives of one anchor, and how the margin $\alpha$ moves the line between them;
-# - collapse: why the loss can get stuck at exactly $\alpha$, and how to avoid it;
-# - FaceNet's three uses of one embedding: verification, recognition and clustering.
+# - FaceNet's three uses of one embedding (verification, recognition, clustering), measured on digits the
+#   network never saw: the triplet row of the open-set scoreboard;
+# - going further: collapse, why the loss can get stuck at exactly $\alpha$, and how to avoid it.
 #
 # Previous: [01 · Contrastive loss](01_contrastive.ipynb) · Next: [03 · SphereFace](03_sphereface.ipynb)
 
@@ -16,6 +17,9 @@
 # Setup. In Colab, install minifacenet from its repository; locally it is already installed.
 import subprocess
 import sys
+
+import matplotlib.pyplot as plt
+import plotly.io as pio
 
 try:
     import google.colab  # noqa: F401
@@ -26,6 +30,10 @@ except ImportError:
 if IN_COLAB:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
                     "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
+# One look for every figure of the course. Plotly: Colab needs its own renderer; JupyterLab,
+# Notebook 7 and VS Code draw the plotly mimetype (GitHub shows the matplotlib twin beside it).
+plt.rcParams.update({"figure.dpi": 80, "font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8})
+pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 
 # %%
 import copy
@@ -35,14 +43,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
+from IPython.display import Markdown, display
 from ipywidgets import FloatSlider, IntSlider, interact
-from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score
 
 from minifacenet.data import mnist, pk_batches
 from minifacenet.losses import TripletLoss
-from minifacenet.metrics import knn_accuracy
+from minifacenet.metrics import knn_accuracy, pair_scores
 from minifacenet.models import EmbeddingNet
+from minifacenet.openset import (
+    SEEN_DIGITS,
+    Scoreboard,
+    format_report,
+    loss_metric,
+    openset_report,
+    split_by_class,
+)
 from minifacenet.train import embed, fit, seed_everything
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
@@ -52,6 +67,7 @@ TRAIN_SIZE = 4000 if FAST else 15000
 TEST_SIZE = 1000 if FAST else 5000
 EPOCHS = 2 if FAST else 3
 ALPHA = 0.2
+SEEN = len(SEEN_DIGITS)  # train on digits 0-6; 7, 8, 9 are the strangers
 print(f"fast mode: {FAST}")
 
 # %% [markdown]
@@ -113,10 +129,11 @@ for mining in ["semi-hard", "batch-hard"]:
 # and (P − 1)·K = 16 negatives in its batch.
 
 # %%
-x_train, y_train = mnist(train=True)
+train_split = split_by_class(*mnist(train=True))  # digits 0-6 (labels 0..6); 7-9 held out
+x_train, y_train = train_split.seen_images[:TRAIN_SIZE], train_split.seen_labels[:TRAIN_SIZE]
 x_test, y_test = mnist(train=False)
-x_train, y_train = x_train[:TRAIN_SIZE], y_train[:TRAIN_SIZE]
-x_test, y_test = x_test[:TEST_SIZE], y_test[:TEST_SIZE]
+x_test, y_test = x_test[:TEST_SIZE], y_test[:TEST_SIZE]  # all ten digits
+seen_test = y_test < SEEN
 
 batch = next(pk_batches(y_train, classes_per_batch=5, samples_per_class=4, generator=torch.Generator().manual_seed(0)))
 fig, axes = plt.subplots(4, 5, figsize=(6, 5))
@@ -131,11 +148,10 @@ plt.show()
 # %% [markdown]
 # ## Random vs semi-hard vs batch-hard mining
 #
-# We train three identical networks with the same recipe (data, steps, learning rate 0.01), changing
-# only the mining. We compare the 1-nearest-neighbour accuracy (test digits against a gallery of
-# training digits), the spread of the normalised embeddings (0 = every digit at the same point) and
-# the embeddings themselves. The loss values are not comparable across minings (each averages over
-# different triplets).
+# Three identical networks, the same recipe (digits 0–6, learning rate 0.01), only the mining changes. We compare
+# the 1-nearest-neighbour accuracy (seen test digits against a gallery of seen training digits), the spread of the
+# normalised embeddings (0 = every digit at the same point) and the embeddings themselves. Loss values are not
+# comparable across minings (each averages over different triplets).
 
 # %%
 def train_triplet(*, mining: str, lr: float = 1e-2, seed: int = 0):
@@ -143,7 +159,7 @@ def train_triplet(*, mining: str, lr: float = 1e-2, seed: int = 0):
     seed_everything(seed)
     model = EmbeddingNet(embedding_dim=2, widths=(16, 32, 64), hidden=64)
     history = fit(model, TripletLoss(margin=ALPHA, mining=mining), x_train, y_train,
-                  epochs=EPOCHS, batch_size=100, lr=lr, classes_per_batch=10, seed=seed, progress=False)
+                  epochs=EPOCHS, batch_size=98, lr=lr, classes_per_batch=SEEN, seed=seed, progress=False)
     return model, history
 
 
@@ -151,10 +167,10 @@ gallery_x, gallery_y = x_train[:2000], y_train[:2000]
 
 
 def evaluate(model, history) -> dict:
-    """Normalised test and gallery embeddings, 1-NN accuracy and the spread of the embedding."""
+    """Normalised test and gallery embeddings, 1-NN accuracy on seen digits and the spread of the embedding."""
     emb_test = F.normalize(embed(model, x_test), dim=1)
     emb_gallery = F.normalize(embed(model, gallery_x), dim=1)
-    accuracy = knn_accuracy(emb_gallery, gallery_y, emb_test, y_test, k=1)
+    accuracy = knn_accuracy(emb_gallery, gallery_y, emb_test[seen_test], y_test[seen_test], k=1)
     # spread: size of the per-dimension standard deviation; 0 means one point for everything
     spread = emb_test.std(dim=0).norm().item()
     return {"model": model, "history": history, "test": emb_test, "gallery": emb_gallery,
@@ -198,8 +214,7 @@ plt.show()
 # Random negatives are mostly easy (zero loss) long before the
 # classes are separated, so random mining learns slowly. Semi-hard mining uses the informative
 # triplets. And batch-hard, from scratch with this learning rate, **collapses**: its spread is close
-# to 0, every digit lands on (almost) the same direction, and its loss heads for α = 0.2. We come back to
-# this below.
+# to 0, every digit lands on (almost) the same direction, and its loss heads for α = 0.2 (see "Going further").
 
 # %%
 # Checks that fail the notebook if training did not work (valid in fast mode too).
@@ -284,7 +299,60 @@ zone_widget = interact(
 )
 
 # %% [markdown]
-# ## Collapse
+# > **Misconception: a triplet with a loss is a mistake.** A semi-hard triplet is in the right order,
+# > $d(a,p) < d(a,n)$: the anchor would be recognised correctly; it only sits inside the margin. Even a hard
+# > triplet is one comparison among many, not a wrong answer of the system, which ranks or thresholds all
+# > distances. The loss measures how far training is from its goal, not how often the embedding errs.
+#
+# ## One embedding, three uses, on digits never seen (FaceNet §1)
+#
+# 1. **Verification** ("are these two the same person?"): threshold the distance of a pair.
+# 2. **Recognition** ("who is this?"): the nearest neighbour in a gallery of known identities.
+# 3. **Clustering** ("group these photos by person"): k-means on the embeddings.
+#
+# All three are in the open-set report (notebook 00), here on the unseen digits 7–9, scored by the measure the
+# loss trains: squared distance on the unit circle, $2 - 2\cos$, so the **cosine** (`openset.loss_metric`). We use
+# the semi-hard network.
+
+# %%
+chosen = results["semi-hard"]
+report = openset_report(chosen["test"][~seen_test], y_test[~seen_test], metric=loss_metric(TripletLoss()))
+print(format_report(report))
+print(f"closed set: 1-NN accuracy on digits 0-6 {chosen['knn']:.3f}")
+board = Scoreboard()
+board.add("triplet", report, dim=2, note="notebook 02, " + ("fast" if FAST else "full") + " mode")
+display(Markdown(board.markdown(upto="triplet")))
+assert report["auc"] > (0.55 if FAST else 0.6), f"unseen-digit verification AUC {report['auc']:.3f} is too low"
+
+# %%
+# the cosine of every pair among (up to) 400 unseen test digits: [P] scores and same-digit flags
+unseen_index = torch.nonzero(~seen_test).flatten()[:400]
+scores, same_digit, _ = pair_scores(chosen["test"][unseen_index], y_test[unseen_index])
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+bins = np.linspace(-1, 1, 41)
+axes[0].hist(scores[~same_digit], bins=bins, density=True, color="darkgray", label="different digits")
+axes[0].hist(scores[same_digit], bins=bins, density=True, alpha=0.6, color="black", label="same digit")
+axes[0].set(title=f"Unseen pairs: AUC {report['auc']:.1%}, TAR@FAR=1% {report['tar@far=0.01']:.1%}",
+            xlabel="cosine of a pair of unseen test digits", ylabel="density")
+axes[0].legend(loc="upper left")
+plot_rings(chosen["test"][~seen_test], y_test[~seen_test], ax=axes[1],
+           title=f"Unseen 7-9 on their rings: 1-NN gallery {report['gallery_accuracy']:.1%}")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## What to remember
+# - Triplet loss asks for an order, $d(a,p) + \alpha < d(a,n)$, on the unit sphere; easy triplets give zero loss.
+# - Mining decides what the network learns: random negatives are mostly easy; semi-hard and batch-hard use
+#   the informative ones. Mining needs P×K batches.
+# - One embedding serves verification (threshold), recognition (nearest neighbour) and clustering (k-means), also
+#   for identities it never saw: that is the scoreboard's row.
+# - A triplet with a loss is not an error; batch-hard from scratch can collapse (Going further).
+
+# %% [markdown]
+# ## Going further
+#
+# ### Collapse
 #
 # A classic failure: the loss drops to **α** and stays there. If every embedding sits at
 # the same point, then $d(a,p) = d(a,n) = 0$ for every triplet and the loss is $[0 - 0 + \alpha]_+ = \alpha$.
@@ -302,7 +370,7 @@ zone_widget = interact(
 collapsed = results["batch-hard"]
 fixed_model = copy.deepcopy(results["semi-hard"]["model"])
 fixed_history = fit(fixed_model, TripletLoss(margin=ALPHA, mining="batch-hard"), x_train, y_train,
-                    epochs=1, batch_size=100, lr=1e-3, classes_per_batch=10, progress=False)
+                    epochs=1, batch_size=98, lr=1e-3, classes_per_batch=SEEN, progress=False)
 fixed = evaluate(fixed_model, fixed_history)
 print(f"collapsed (batch-hard from scratch): loss per epoch {[round(v, 4) for v in collapsed['history']['loss']]}, "
       f"spread {collapsed['spread']:.3f}, 1-NN {collapsed['knn']:.3f}")
@@ -340,74 +408,10 @@ assert fixed["spread"] > 0.5 * results["semi-hard"]["spread"], "the curriculum s
 # so semi-hard mining gives zero loss there. Prevention is the fix.
 
 # %% [markdown]
-# ## One embedding, three uses (FaceNet §1)
-#
-# 1. **Verification** ("are these two the same person?"): threshold the distance of a pair.
-# 2. **Recognition** ("who is this?"): k-nearest neighbours in a gallery of known identities.
-# 3. **Clustering** ("group these photos by person"): k-means on the embeddings.
-#
-# We use the semi-hard network.
-
-# %%
-def random_pairs(labels: torch.Tensor, *, count: int, seed: int = 0):
-    """``count`` random positive and ``count`` random negative index pairs."""
-    generator = torch.Generator().manual_seed(seed)
-    i, j = torch.randint(len(labels), (2, 20 * count), generator=generator)
-    keep = i != j
-    i, j = i[keep], j[keep]
-    same = labels[i] == labels[j]
-    pairs = torch.cat([torch.nonzero(same).flatten()[:count], torch.nonzero(~same).flatten()[:count]])
-    return i[pairs], j[pairs], same[pairs]
-
-
-def best_threshold(distances: torch.Tensor, same: torch.Tensor) -> float:
-    """The distance threshold with the highest verification accuracy on these pairs."""
-    candidates = distances.sort().values
-    accuracies = torch.stack([((distances < t) == same).float().mean() for t in candidates])
-    return float(candidates[accuracies.argmax()])
-
-
-chosen = results["semi-hard"]
-# 1. verification: pick the threshold on gallery pairs, measure on test pairs
-gi, gj, gsame = random_pairs(gallery_y, count=500, seed=1)
-threshold = best_threshold((chosen["gallery"][gi] - chosen["gallery"][gj]).pow(2).sum(1), gsame)
-ti, tj, tsame = random_pairs(y_test, count=500, seed=2)
-test_distances = (chosen["test"][ti] - chosen["test"][tj]).pow(2).sum(1)
-verification = ((test_distances < threshold) == tsame).float().mean().item()
-# 2. recognition: k-NN against the gallery
-recognition = knn_accuracy(chosen["gallery"], gallery_y, chosen["test"], y_test, k=5)
-# 3. clustering: k-means on the test embeddings, compared with the true digits
-clusters = KMeans(n_clusters=10, n_init=10, random_state=0).fit_predict(chosen["test"].numpy())
-rand_index = adjusted_rand_score(y_test.numpy(), clusters)
-print(f"verification accuracy {verification:.3f} (threshold d < {threshold:.3f})")
-print(f"recognition (5-NN) accuracy {recognition:.3f}")
-print(f"clustering adjusted Rand index {rand_index:.3f} (1 = the digits exactly, 0 = chance)")
-
-# %%
-fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
-bins = np.linspace(0, 4, 41)
-axes[0].hist(test_distances[tsame].numpy(), bins=bins, alpha=0.6, color="tab:green", label="same digit")
-axes[0].hist(test_distances[~tsame].numpy(), bins=bins, alpha=0.6, color="tab:red", label="different digits")
-axes[0].axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.2f}")
-axes[0].set(title=f"1. Verification: {verification:.1%}", xlabel="squared distance of a test pair", ylabel="pairs")
-axes[0].legend(fontsize=8)
-plot_rings(chosen["test"], y_test, ax=axes[1], title=f"2. Recognition (5-NN): {recognition:.1%}")
-# rings are the true digits, colours the k-means clusters: a perfect clustering gives one colour per ring
-plot_rings(chosen["test"], y_test, ax=axes[2], colors=clusters, title=f"3. k-means clusters (colours): ARI {rand_index:.2f}")
-axes[2].legend_.set_title("cluster")
-plt.tight_layout()
-plt.show()
-
-# %%
-assert verification > (0.7 if FAST else 0.8), f"verification accuracy {verification:.3f} is too low"
-assert recognition > (0.45 if FAST else 0.75), f"recognition accuracy {recognition:.3f} is too low"
-assert rand_index > (0.2 if FAST else 0.4), f"clustering ARI {rand_index:.3f} is too low"
-
-# %% [markdown]
-# ## At full scale
+# ### At full scale (closed set)
 #
 # This notebook trains on a subset for a few epochs so that it runs in minutes on a laptop CPU. The same losses
-# trained by the command-line tool on all 60 000 training digits (one seed, measured; the README's table,
+# trained by the command-line tool on all 60 000 training digits, all ten classes (one seed, measured; the README's table,
 # every run in `docs/results.md`):
 #
 # | loss | 2-D 1-NN test accuracy | command |
@@ -426,7 +430,7 @@ assert rand_index > (0.2 if FAST else 0.4), f"clustering ARI {rand_index:.3f} is
 # ```python
 # model, history = train_triplet(mining="batch-all")
 # emb = F.normalize(embed(model, x_test), dim=1)
-# print(knn_accuracy(F.normalize(embed(model, gallery_x), dim=1), gallery_y, emb, y_test, k=1))
+# print(knn_accuracy(F.normalize(embed(model, gallery_x), dim=1), gallery_y, emb[seen_test], y_test[seen_test], k=1))
 # ```
 # Batch-all uses every violating triplet of the batch, not one per anchor: the hard ones that drive
 # collapse are averaged with many semi-hard ones, and averaging only over the *active* triplets keeps the
@@ -454,12 +458,3 @@ assert rand_index > (0.2 if FAST else 0.4), f"clustering ARI {rand_index:.3f} is
 # A triplet is then satisfied as soon as $d(a,n)$ is a hair larger than $d(a,p)$: the classes touch,
 # and a tiny change of the image flips the answer. The margin asks for a gap.
 # </details>
-
-# %% [markdown]
-# ## What to remember
-# - Triplet loss asks for an order, $d(a,p) + \alpha < d(a,n)$, on the unit sphere; easy triplets give zero loss.
-# - Mining decides what the network learns: random negatives are mostly easy; semi-hard and batch-hard use
-#   the informative ones. Mining needs P×K batches.
-# - Collapse (loss stuck at exactly α) means all embeddings at one point; avoid it with semi-hard mining,
-#   a lower learning rate or a warm-up.
-# - One embedding serves verification (threshold), recognition (k-NN) and clustering (k-means).

@@ -14,6 +14,9 @@
 import subprocess
 import sys
 
+import matplotlib.pyplot as plt
+import plotly.io as pio
+
 try:
     import google.colab  # noqa: F401
 
@@ -23,6 +26,10 @@ except ImportError:
 if IN_COLAB:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
                     "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
+# One look for every figure of the course. Plotly: Colab needs its own renderer; JupyterLab,
+# Notebook 7 and VS Code draw the plotly mimetype (GitHub shows the matplotlib twin beside it).
+plt.rcParams.update({"figure.dpi": 80, "font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8})
+pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 
 # %%
 import os
