@@ -78,8 +78,11 @@ class Margin:
         if loss not in EXPLORER_LOSSES:
             raise ValueError(
                 f"the explorer shows margin heads ({', '.join(EXPLORER_LOSSES)}); got {type(head).__name__}"
-                + (": softmax has no margin, pass loss='normface' to view its features" if loss == "softmax"
-                   else "")  # fmt: skip
+                + (
+                    ": softmax has no margin, pass loss='normface' to view its features"
+                    if loss == "softmax"
+                    else ""
+                )  # fmt: skip
             )
         found = {"loss": loss, "s": float(getattr(head, "s", 10.0)) if loss != "sphereface" else 10.0}
         found["m"] = float(getattr(head, "m2" if loss == "combined" else "m", 0.0))
@@ -97,7 +100,9 @@ def head_params(
 ) -> dict:
     """The head's keyword arguments for one position of the explorer's sliders."""
     if loss not in EXPLORER_LOSSES:
-        raise ValueError(f"unknown loss {loss!r} for the explorer: choose one of {', '.join(EXPLORER_LOSSES)}")
+        raise ValueError(
+            f"unknown loss {loss!r} for the explorer: choose one of {', '.join(EXPLORER_LOSSES)}"
+        )
     if loss == "normface":
         return {"s": s}
     if loss == "sphereface":
@@ -148,7 +153,8 @@ def check_inputs(embeddings: np.ndarray, labels: np.ndarray, weight: np.ndarray)
         bad = ~np.isfinite(array).all(axis=1)
         if bad.any():
             raise ValueError(
-                f"{int(bad.sum())} of {len(array)} {name} hold NaN or inf (first at row {int(bad.argmax())}): "
+                f"{int(bad.sum())} of {len(array)} {name} hold NaN or inf "
+                f"(first at row {int(bad.argmax())}): "
                 "the training diverged or the data are corrupt; a margin cannot be checked on them"
             )
     if labels.shape != (len(embeddings),):
@@ -170,7 +176,11 @@ class CosineCache:
 
     @classmethod
     def build(cls, embeddings, labels, weight) -> CosineCache:
-        labels, weight, embeddings = _to_numpy(labels).astype(np.int64), _to_numpy(weight), _to_numpy(embeddings)
+        labels, weight, embeddings = (
+            _to_numpy(labels).astype(np.int64),
+            _to_numpy(weight),
+            _to_numpy(embeddings),
+        )
         check_inputs(embeddings, labels, weight)
         # [N, D] @ [D, C] on unit vectors
         cos = np.clip(unit(embeddings) @ unit(weight).T, -1.0, 1.0)
@@ -185,13 +195,15 @@ class CosineCache:
         return ~(target_cosine(margin, self.target) > self.rival)
 
 
-def violation_mask(embeddings, labels, weight, *, loss: str, m: float, s: float = 10.0, **extra) -> np.ndarray:
+def violation_mask(
+    embeddings, labels, weight, *, loss: str, m: float, s: float = 10.0, **extra
+) -> np.ndarray:
     """Samples that violate the margin of ``loss`` at (m, s): boolean ``[N]``."""
     return CosineCache.build(embeddings, labels, weight).violations(Margin(loss=loss, m=m, s=s, **extra))
 
 
-def describe(margin, count: int, total: int) -> str:
-    """One line: the loss with its margin, and how many samples violate it."""
+def margin_name(margin) -> str:
+    """The loss with its margin, e.g. ``ArcFace m=0.20``."""
     margin = as_margin(margin)
     names = {"normface": "normalised softmax", "sphereface": "SphereFace", "cosface": "CosFace",
              "arcface": "ArcFace", "combined": "combined"}  # fmt: skip
@@ -201,7 +213,12 @@ def describe(margin, count: int, total: int) -> str:
         setting = f"m={round(margin.m)}"
     else:
         setting = f"s={margin.s:g}" if margin.loss == "normface" else f"m={margin.m:.2f}"
-    return f"{names[margin.loss]} {setting}: {count} of {total} samples violate the margin"
+    return f"{names[margin.loss]} {setting}"
+
+
+def describe(margin, count: int, total: int) -> str:
+    """One line: the loss with its margin, and how many samples violate it."""
+    return f"{margin_name(margin)}: {count} of {total} samples violate the margin"
 
 
 # --------------------------------------------------------------------------- regions

@@ -147,7 +147,9 @@ class ProbabilityView:
         self.ax, self.bounds_ax, self.s_min = ax, bounds_ax, s_min
         self.current = ax.plot(degrees, 0 * degrees, color="C3", lw=2, label="training (margin)")[0]
         self.no_margin = ax.plot(degrees, 0 * degrees, "--", color="C0", lw=1.2, label="same s, m = 0")[0]
-        self.at_bound = ax.plot(degrees, 0 * degrees, ":", color="0.3", lw=1.2, label="s at its lower bound")[0]
+        self.at_bound = ax.plot(degrees, 0 * degrees, ":", color="0.3", lw=1.2, label="s at its lower bound")[
+            0
+        ]
         ax.set(xlim=(-180, 180), ylim=(0, 1.02), xlabel="angle from class-0 weight φ (degrees)")
         ax.set_ylabel("p(class 0)")
         ax.legend(fontsize=7, loc="upper right")
@@ -226,7 +228,12 @@ class CircleDashboard:
         axes[0, 0].set_title("unit circle: margin arcs, gaps grey, violators red", fontsize=9)
         axes[1, 0].set_title("target logit / s (current loss bold)", fontsize=9)
         axes[1, 1].set_title("p(class 0) around the circle at s, m", fontsize=9)
-        self.dynamic = [*self.circle.artists, *self.raw.artists, *self.logits.artists, *self.probability.artists]
+        self.dynamic = [
+            *self.circle.artists,
+            *self.raw.artists,
+            *self.logits.artists,
+            *self.probability.artists,
+        ]
         for artist in self.dynamic:
             artist.set_animated(True)
         self.background = None
@@ -261,7 +268,9 @@ def draw_sphere_axes(ax, scene, frame, *, elev: float, azim: float, show_strange
     ax.plot_surface(*(0.98 * scene.grid).transpose(2, 0, 1), facecolors=cap_colors(frame.caps, len(colors)),
                     shade=False, linewidth=0, rstride=1, cstride=1)  # fmt: skip
     view = np.radians([elev, azim])
-    towards = np.array([np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])])
+    towards = np.array(
+        [np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])]
+    )
     front = scene.points @ towards > 0  # [M]
     ax.scatter(*scene.points[front].T, c=colors[scene.point_labels[front]], s=3, depthshade=False)
     bad = front & frame.violating[scene.shown]
