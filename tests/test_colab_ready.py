@@ -206,8 +206,9 @@ def widget_tree(widget) -> list:
 def widget_json(widget) -> str:
     """Every trait a widget sends to the frontend, as JSON text (bytes left out)."""
     state = widget.get_state()
-    return json.dumps({key: value for key, value in state.items() if not isinstance(value, bytes | memoryview)},
-                      default=str)  # fmt: skip
+    return json.dumps(
+        {key: value for key, value in state.items() if not isinstance(value, bytes | memoryview)}, default=str
+    )
 
 
 def assert_colab_safe(explorer) -> None:
@@ -245,7 +246,9 @@ def test_explorer_in_colab_3d_draws_the_sphere_with_matplotlib(monkeypatch) -> N
     labels = np.repeat(np.arange(3), 20)
     embeddings = weight[labels] + 0.2 * rng.standard_normal((60, 3))
     strangers = rng.standard_normal((10, 3))
-    explorer = widgets.MarginExplorer(embeddings=embeddings, labels=labels, weight=weight, strangers=strangers)
+    explorer = widgets.MarginExplorer(
+        embeddings=embeddings, labels=labels, weight=weight, strangers=strangers
+    )
     assert explorer.renderer_name == "matplotlib"
     assert explorer.azimuth.layout.display is None and explorer.elevation.layout.display is None
     assert_colab_safe(explorer)

@@ -51,6 +51,7 @@ def closed_form_target(loss, cos, *, m, m1=1.0, m3=0.2):
     angle = m1 * theta + m
     return np.where(angle <= math.pi, np.cos(angle), -1 - (angle - math.pi)) - m3
 
+
 # uneven class angles (radians), so neighbouring gaps differ: 50, 70, 90, 60, 90 degrees
 ANGLES = np.radians([0.0, 50.0, 120.0, 210.0, 270.0])
 WEIGHT = circle_points(ANGLES)
@@ -262,8 +263,9 @@ def test_sphereface_m4_curves_leave_the_angular_losses_at_their_own_m():
     scene = Scene.build(*synthetic_2d(num_classes=8, per_class=10))
     frame = compute_frame(scene, Margin(loss="sphereface", m=4))
     theta = np.linspace(0, math.pi, 361)
-    np.testing.assert_allclose(frame.curves["sphereface"], closed_form_target("sphereface", np.cos(theta), m=4),
-                               atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        frame.curves["sphereface"], closed_form_target("sphereface", np.cos(theta), m=4), atol=1e-9
+    )
     assert all(np.isfinite(curve).all() for curve in frame.curves.values())
 
 
@@ -272,8 +274,9 @@ def test_curves_follow_the_closed_forms():
     curves = target_curves(m=0.4, sphereface_m=3, theta=theta)
     for loss in ("cosface", "arcface", "combined"):
         np.testing.assert_allclose(curves[loss], closed_form_target(loss, np.cos(theta), m=0.4), atol=1e-9)
-    np.testing.assert_allclose(curves["sphereface"], closed_form_target("sphereface", np.cos(theta), m=3),
-                               atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        curves["sphereface"], closed_form_target("sphereface", np.cos(theta), m=3), atol=1e-9
+    )
     np.testing.assert_allclose(curves["arcface-naive"], np.cos(theta + 0.4))
 
 
@@ -321,7 +324,12 @@ def test_sphere_caps_and_frames_reuse_what_s_does_not_change():
 def test_snapshot_without_weights_uses_class_mean_directions():
     labels = np.array([0, 0, 1, 1])
     embeddings = np.array([[1.0, 0.1], [1.0, -0.1], [-0.2, 2.0], [0.2, 2.0]])
-    _, _, weight = snapshot_data({"step": 5, "fraction": 0.5, "weights": None, "embeddings": embeddings}, labels)
+    snapshot = {"step": 5, "fraction": 0.5, "weights": None, "embeddings": embeddings}
+    _, _, weight, strangers = snapshot_data(snapshot, labels)
     np.testing.assert_allclose(weight, [[1.0, 0.0], [0.0, 1.0]], atol=1e-12)
+    assert strangers is None
+    known, _, _, strangers = snapshot_data(snapshot, np.array([0, 0, 1, -1]))  # -1: a stranger
+    np.testing.assert_array_equal(strangers, embeddings[3:])
+    np.testing.assert_array_equal(known, embeddings[:3])
     with pytest.raises(ValueError, match="3 labels"):
         snapshot_data({"step": 5, "weights": None, "embeddings": embeddings}, labels[:3])

@@ -18,7 +18,9 @@ from minifacenet.losses import ArcFace, Softmax, SphereFace
 
 def brute_force(explorer):
     m = round(explorer.m_slider.value) if explorer.loss.value == "sphereface" else explorer.m_slider.value
-    return brute_force_violations(explorer.embeddings, explorer.labels, explorer.weight, explorer.loss.value, m)
+    return brute_force_violations(
+        explorer.embeddings, explorer.labels, explorer.weight, explorer.loss.value, m
+    )
 
 
 def test_widgets_module_re_exports_the_package_explorer():
@@ -175,10 +177,14 @@ def test_during_training_mode_scrubs_snapshots():
     rng = np.random.default_rng(0)
     start = rng.normal(size=final.shape)
     snapshots = [
-        {"step": step, "fraction": step / 40, "weights": weight if step else None,
-         "embeddings": (1 - step / 40) * start + (step / 40) * final}
+        {
+            "step": step,
+            "fraction": step / 40,
+            "weights": weight if step else None,
+            "embeddings": (1 - step / 40) * start + (step / 40) * final,
+        }
         for step in (0, 10, 20, 40)
-    ]  # fmt: skip
+    ]
     explorer = W.MarginExplorer(embeddings=final, labels=labels, weight=weight, loss="arcface", m=0.2)
     explorer.use_snapshots(snapshots, labels=labels)
     assert explorer.step_slider.max == 3 and explorer.step_slider.value == 3
@@ -193,6 +199,16 @@ def test_during_training_mode_scrubs_snapshots():
     assert explorer.violations == brute_force(explorer)
     with pytest.raises(ValueError, match="snapshot_every"):
         explorer.use_snapshots([], labels=labels)
+    # strangers ride along in the snapshots, labelled -1, and move with each step
+    marked = np.where(labels == 4, -1, labels)
+    explorer.use_snapshots(snapshots, labels=marked)
+    assert explorer.scene.strangers is not None and len(explorer.scene.strangers) == (labels == 4).sum()
+    explorer.step_slider.value = 1
+    np.testing.assert_allclose(
+        explorer.scene.strangers
+        * np.linalg.norm(snapshots[1]["embeddings"][labels == 4], axis=1, keepdims=True),
+        snapshots[1]["embeddings"][labels == 4],
+    )
 
 
 def test_bad_arguments_name_the_fix():

@@ -553,19 +553,23 @@ def class_directions(embeddings, labels, num_classes: int) -> np.ndarray:
     return unit(sums)
 
 
-def snapshot_data(snapshot: dict, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(embeddings, labels, weight) of one ``fit`` snapshot: ``{"step", "fraction", "weights"
-    [C, D] or None, "embeddings" [N, D]}`` (None: class mean directions stand in)."""
+def snapshot_data(snapshot: dict, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(embeddings, labels, weight, strangers) of one ``fit`` snapshot ``{"step", "fraction",
+    "weights" [C, D] or None, "embeddings" [N, D]}``. Rows labelled -1 are strangers (classes
+    never trained on); without weights (metric losses) class mean directions stand in."""
     embeddings, labels = _to_numpy(snapshot["embeddings"]), _to_numpy(labels).astype(np.int64)
     if len(labels) != len(embeddings):
         raise ValueError(
             f"snapshot at step {snapshot.get('step')} has {len(embeddings)} embeddings but {len(labels)} "
             "labels: pass the labels of the images given to fit(snapshot_images=...)"
         )
+    known = labels >= 0
+    strangers = embeddings[~known] if (~known).any() else None
+    embeddings, labels = embeddings[known], labels[known]
     weight = snapshot.get("weights")
     if weight is None:
         weight = class_directions(embeddings, labels, int(labels.max()) + 1)
-    return embeddings, labels, _to_numpy(weight)
+    return embeddings, labels, _to_numpy(weight), strangers
 
 
 def synthetic_2d(

@@ -283,7 +283,8 @@ class MarginExplorer(widgets.VBox):
     def use_snapshots(self, snapshots: list, *, labels) -> None:
         """Scrub through ``fit``'s ``history["snapshots"]`` with ``step_slider``: each is
         ``{"step", "fraction", "weights" [C, D] or None, "embeddings" [N, D]}`` of the same
-        N images (``labels`` ``[N]``). Without weights (metric losses), class mean directions."""
+        N images (``labels`` ``[N]``; -1 marks a stranger, drawn in black). Without weights
+        (metric losses), class mean directions."""
         if not snapshots:
             raise ValueError("no snapshots: train with fit(..., snapshot_every=k, snapshot_images=images)")
         self.snapshots, self.snapshot_labels, self.mode = list(snapshots), _numpy(labels), "snapshots"
@@ -298,8 +299,8 @@ class MarginExplorer(widgets.VBox):
 
     def _show_snapshot(self) -> None:
         snapshot = self.snapshots[self.step_slider.value]
-        strangers = None if self.scene.strangers is None else self.scene.strangers
-        self.set_data(*snapshot_data(snapshot, self.snapshot_labels), strangers=strangers, redraw=False)
+        embeddings, labels, weight, strangers = snapshot_data(snapshot, self.snapshot_labels)
+        self.set_data(embeddings, labels, weight, strangers=strangers, redraw=False)
         self.status.value = (
             f"&nbsp; step {snapshot['step']} ({100 * snapshot.get('fraction', 0.0):.0f}% of training)"
         )
