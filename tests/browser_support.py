@@ -337,7 +337,7 @@ ARM_LATENCY_JS = """(img) => {
     const observer = new MutationObserver(async () => {
       observer.disconnect();
       try { await img.decode(); } catch (error) {}
-      requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - pressed)));
+      requestAnimationFrame(() => setTimeout(() => resolve(performance.now() - pressed), 0));
     });
     observer.observe(img, {attributes: true, attributeFilter: ['src']});
     setTimeout(() => { observer.disconnect(); reject(new Error('no new image within 15 s')); }, 15000);
