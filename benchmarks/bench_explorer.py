@@ -20,8 +20,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from minifacenet.geometry import CosineCache, make_head, margin_arcs, synthetic_2d  # noqa: E402
-from minifacenet.widgets import CanvasRenderer, MarginExplorer  # noqa: E402
+from minifacenet.explorer import MarginExplorer  # noqa: E402
+from minifacenet.explorer.margins import (  # noqa: E402
+    CURVE_NAMES,
+    CURVE_THETA,
+    Margin,
+    Scene,
+    compute_frame,
+    cosface_margin_upper_bound,
+    synthetic_2d,
+)
+from minifacenet.explorer.views import CircleDashboard  # noqa: E402
 
 
 def median_ms(action, values) -> tuple[float, float]:
@@ -40,14 +49,11 @@ def median_ms(action, values) -> tuple[float, float]:
 
 def naive_update(explorer: MarginExplorer, m: float) -> bytes:
     """Recompute everything for one slider value: cosines, a new figure, a full draw."""
-    cache = CosineCache.build(explorer.embeddings, explorer.labels, explorer.weight)
-    head = make_head("arcface", m=m, s=10.0, weight=explorer.weight)
-    violating = cache.violations(head)
-    view = CanvasRenderer(
-        explorer.embeddings, explorer.labels, explorer.weight, max_points=len(explorer.labels)
-    )
-    view.draw(head=head, loss="arcface", m=m, s=10.0, violating=violating, extra={})
-    return view.widget.value
+    points = len(explorer.labels)
+    scene = Scene.build(explorer.embeddings, explorer.labels, explorer.weight, max_points=points)
+    view = CircleDashboard(scene, theta=CURVE_THETA, curve_names=CURVE_NAMES,
+                           m_max=cosface_margin_upper_bound(len(explorer.weight)))  # fmt: skip
+    return view.draw(compute_frame(scene, Margin(loss="arcface", m=m, s=10.0)))
 
 
 def main() -> None:
@@ -64,9 +70,7 @@ def main() -> None:
         explorer.m_slider.value = m
 
     def compute_only(m):
-        head = make_head("arcface", m=m, s=10.0, weight=weight)
-        explorer.cache.violations(head)
-        margin_arcs(weight, head, resolution=512, steps=24)
+        compute_frame(explorer.scene, Margin(loss="arcface", m=m, s=10.0))
 
     def move_s(s):
         explorer.s_slider.value = s
@@ -74,7 +78,7 @@ def main() -> None:
     update(0.5)  # warm up: the static layer is drawn once
     timings = {
         "slider update (cached cosines, in-place artists, blit, JPEG)": median_ms(update, margins),
-        "  of which compute (violations + arcs)": median_ms(compute_only, margins),
+        "  of which compute (violations, arcs, curves, probabilities)": median_ms(compute_only, margins),
         "s slider update (only the probability view changes)": median_ms(
             move_s, [5 + m * 40 for m in margins]
         ),

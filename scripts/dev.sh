@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up a virtual environment and run a job:  bash scripts/dev.sh lab | test | bench
+# Set up a virtual environment and run a job:  bash scripts/dev.sh lab | test | colab | bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 job="${1:-lab}"
@@ -26,11 +26,32 @@ case "$job" in
     # fast mode: notebooks shrink data and epochs; nbval runs every cell
     MINIFACENET_FAST=1 python -m pytest --nbval-lax --durations=15 tests notebooks "${@:2}"
     ;;
+  colab)
+    # Colab's widget stack (tests/colab_versions.json) in a second venv that borrows everything else
+    # (torch, pytest, nbval, ipykernel) from the main one through a .pth file placed after its own
+    # packages, so its pinned versions win. Widget tests and notebook 07 (fast mode) run there.
+    # No browser test: JupyterLab 4 cannot render a 7.7.1 kernel's widgets (docs/testing.md).
+    colab_venv="${MINIFACENET_COLAB_VENV:-.venv-colab}"
+    main_site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    [ -x "$colab_venv/bin/python" ] || python -m venv "$colab_venv"
+    colab_site="$("$colab_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    pins="$(python scripts/colab_pins.py)"
+    if [ tests/colab_versions.json -nt "$colab_venv/.installed" ]; then
+      # shellcheck disable=SC2086
+      "$colab_venv/bin/python" -m pip install --quiet --no-deps $pins ipython_genutils
+      touch "$colab_venv/.installed"
+    fi
+    echo "$main_site" > "$colab_site/zz_main_venv.pth"
+    "$colab_venv/bin/python" scripts/colab_pins.py --check
+    MINIFACENET_FAST=1 PYTHONPATH="$PWD" "$colab_venv/bin/python" -m pytest --nbval-lax -p no:cacheprovider \
+      tests/test_widgets.py tests/test_geometry.py tests/test_viz.py tests/test_colab_ready.py \
+      notebooks/07_margin_playground.ipynb "${@:2}"
+    ;;
   bench)
     for b in benchmarks/bench_*.py; do python "$b"; done
     ;;
   *)
-    echo "usage: bash scripts/dev.sh lab|test|bench" >&2
+    echo "usage: bash scripts/dev.sh lab|test|colab|bench" >&2
     exit 2
     ;;
 esac

@@ -326,3 +326,49 @@ def logged_tracebacks(page, *, timeout_s: float = 15) -> list[str]:
     time.sleep(0.5)
     stderr = panel.locator('[data-mime-type="application/vnd.jupyter.stderr"]', has_text="Traceback")
     return [stderr.nth(index).inner_text()[:2000] for index in range(stderr.count())]
+
+
+# Arm a one-shot measurement: from the next keydown (capture phase) to the next new `src` of
+# the image, decoded and painted (the frame after it). Resolves with milliseconds, rejects after 15 s.
+ARM_LATENCY_JS = """(img) => {
+  window.__mfnLatency = new Promise((resolve, reject) => {
+    let pressed = null;
+    window.addEventListener('keydown', () => { pressed = performance.now(); }, {capture: true, once: true});
+    const observer = new MutationObserver(async () => {
+      observer.disconnect();
+      try { await img.decode(); } catch (error) {}
+      requestAnimationFrame(() => setTimeout(() => resolve(performance.now() - pressed), 0));
+    });
+    observer.observe(img, {attributes: true, attributeFilter: ['src']});
+    setTimeout(() => { observer.disconnect(); reject(new Error('no new image within 15 s')); }, 15000);
+  });
+  return true;
+}"""
+# Count the image's new `src` values from now on.
+COUNT_IMAGES_JS = """(img) => {
+  window.__mfnImages = 0;
+  const observer = new MutationObserver(() => { window.__mfnImages += 1; });
+  observer.observe(img, {attributes: true, attributeFilter: ['src']});
+  return true;
+}"""
+
+
+def key_to_image_ms(page, slider_selector: str, image_selector: str, *, key: str = "ArrowRight") -> float:
+    """Milliseconds from a key press on the slider's handle to the new image on screen."""
+    image = page.locator(image_selector).first
+    image.evaluate(ARM_LATENCY_JS)
+    page.locator(f"{slider_selector} .noUi-handle").first.press(key)
+    return float(page.evaluate("() => window.__mfnLatency"))
+
+
+def burst_images(
+    page, slider_selector: str, image_selector: str, *, presses: int, settle_s: float = 2.0
+) -> int:
+    """Press the key ``presses`` times as fast as possible; how many new images were shown."""
+    image = page.locator(image_selector).first
+    image.evaluate(COUNT_IMAGES_JS)
+    handle = page.locator(f"{slider_selector} .noUi-handle").first
+    for _ in range(presses):
+        handle.press("ArrowRight", delay=0)
+    time.sleep(settle_s)
+    return int(page.evaluate("() => window.__mfnImages"))

@@ -18,6 +18,7 @@ from browser_support import (
     changed_pixel_fraction,
     copy_notebook,
     jupyter_lab,
+    key_to_image_ms,
     launch_chromium,
     logged_tracebacks,
     open_notebook,
@@ -37,6 +38,9 @@ FAST_RUN_TIMEOUT_S, FULL_RUN_TIMEOUT_S = 480, 1800
 # The m slider moves one step (0.01) per ArrowRight; Home takes it to its minimum (0).
 M_SMALL_STEPS, M_LARGE_STEPS = 5, 45
 MIN_CHANGED_PIXELS = 0.01
+# Key press -> new image, median over this many moves; the limit is a loose guard against piled-up
+# redraws (the goal, <= 100 ms, is measured by benchmarks/bench_browser.py on an idle machine).
+LATENCY_MOVES, LATENCY_LIMIT_MS = 20, 1000
 # True once the explorer's label (written by the kernel) says "m=<readout>" or "m = <readout>".
 LABEL_SHOWS_M_JS = (
     r"([node, m]) => new RegExp('m\\s*=\\s*' + m.replace('.', '\\.') + '(?![0-9])').test(node.textContent)"
@@ -121,6 +125,12 @@ def drive_explorer(page, *, server, notebook: Path) -> None:
     assert large["dom"] != small["dom"], "the figure's DOM did not change when m moved"
     assert changed > MIN_CHANGED_PIXELS, f"only {changed:.2%} of the figure's pixels changed when m moved"
     assert large["violations"] != small["violations"], f"violation count stayed {small['violations']!r}"
+    latencies = sorted(key_to_image_ms(page, ".mfn-explorer .mfn-m-slider", ".mfn-explorer .mfn-figure")
+                       for _ in range(LATENCY_MOVES))  # fmt: skip
+    median = latencies[len(latencies) // 2]
+    print(f"key press on m -> new image on screen: median {median:.0f} ms over {LATENCY_MOVES} moves "
+          f"(benchmarks/bench_browser.py measures it beside the kernel-side time)")  # fmt: skip
+    assert median < LATENCY_LIMIT_MS, f"the explorer took {median:.0f} ms per move (median)"
     tracebacks = logged_tracebacks(page)
     assert not tracebacks, "a widget callback raised:\n" + "\n\n".join(tracebacks)
     if os.environ.get("MINIFACENET_UPDATE_SCREENSHOTS") == "1":

@@ -5,9 +5,12 @@
 - The setup cell installs ``minifacenet.project.pip_spec()`` only when ``google.colab`` imports:
   it is executed here with ``subprocess.run`` recorded instead of run, once as on a laptop and
   once with a stand-in ``google.colab`` module.
-- No notebook uses ipympl (broken in Colab) or a plotly ``FigureWidget`` directly, and stored
-  outputs use only core ipywidgets; the margin explorer, built as in Colab, is made of core
-  widgets only and sends static plotly HTML.
+- No notebook uses ipympl (broken in Colab) or a plotly ``FigureWidget`` directly, no ``interact``
+  function returns a figure (drawn twice, stacked in Colab), and stored outputs use only core
+  ipywidgets; the margin explorer, built as in Colab, is made of core widgets only and holds no
+  plotly at all, in 2-D and 3-D (its sphere is drawn with matplotlib into an ``Image``).
+- Every floor in ``[project].dependencies`` is met by Colab's own versions
+  (``tests/colab_versions.json``), so installing minifacenet there upgrades nothing.
 - ``scripts/colab_badges.py`` leaves current notebooks alone and is idempotent.
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
+import json
 import re
 import shutil
 import subprocess
@@ -25,6 +29,9 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from minifacenet.project import colab_url, pip_spec
 
@@ -39,6 +46,9 @@ IPYMPL_SOURCE = re.compile(
     r"%matplotlib\s+(widget|ipympl)|\bipympl\b|matplotlib\.use\([\"'](module://)?ipympl"
 )
 FIGURE_WIDGET_SOURCE = re.compile(r"\bFigureWidget\s*\(")
+# interact(lambda ...: plot(...)) returns the figure: drawn twice, and stacked in Colab (colabtools#3711)
+INTERACT_RETURNS_SOURCE = re.compile(r"\binteract(ive)?\s*\(\s*lambda\b")
+COLAB_VERSIONS = ROOT / "tests" / "colab_versions.json"
 
 
 # ------------------------------------------------------------------------------- checks
@@ -109,6 +119,15 @@ def widget_problems(notebook) -> list[str]:
     return problems
 
 
+def interact_problems(notebook) -> list[str]:
+    """interact(lambda ...) returns the function's figure: drawn twice, stacked in Colab."""
+    return [
+        f"cell {index}: interact with a lambda returns the figure; call plt.show() and return None"
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type == "code" and INTERACT_RETURNS_SOURCE.search(cell.source)
+    ]
+
+
 def read(path: Path):
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata["_path"] = str(path)
@@ -140,6 +159,15 @@ def test_notebook_widgets_work_in_colab(path: Path) -> None:
     assert widget_problems(read(path)) == []
 
 
+SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9]*.py"))
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=[path.stem for path in SOURCES])
+def test_interact_cells_draw_once_in_colab(path: Path) -> None:
+    jupytext = pytest.importorskip("jupytext")
+    assert interact_problems(jupytext.read(path)) == []
+
+
 # ------------------------------------------------------------------------------- the checks can fail
 def template_notebook(tmp_path: Path) -> Path:
     """The notebook template, converted as the build script does, saved as 99_template.ipynb."""
@@ -164,6 +192,9 @@ def test_template_passes_and_broken_copies_fail(tmp_path: Path, monkeypatch) -> 
     good.cells.append(nbformat.v4.new_code_cell("%matplotlib widget"))
     good.cells.append(nbformat.v4.new_code_cell("import plotly.graph_objects as go\ngo.FigureWidget()"))
     assert len(widget_problems(good)) == 2
+    assert interact_problems(good) == []
+    good.cells.append(nbformat.v4.new_code_cell("interact(lambda m: plot(m), m=FloatSlider())"))
+    assert len(interact_problems(good)) == 1
 
 
 # ------------------------------------------------------------------------------- the explorer in Colab
@@ -172,23 +203,41 @@ def widget_tree(widget) -> list:
     return [widget] + [leaf for child in getattr(widget, "children", ()) for leaf in widget_tree(child)]
 
 
-def test_explorer_uses_core_widgets_and_matplotlib_in_colab(monkeypatch) -> None:
+def widget_json(widget) -> str:
+    """Every trait a widget sends to the frontend, as JSON text (bytes left out)."""
+    state = widget.get_state()
+    return json.dumps(
+        {key: value for key, value in state.items() if not isinstance(value, bytes | memoryview)}, default=str
+    )
+
+
+def assert_colab_safe(explorer) -> None:
+    """Core widgets only, no plotly anywhere in what is sent, a JPEG in the figure's Image."""
+    leaves = widget_tree(explorer)
+    modules = {leaf._model_module for leaf in leaves}
+    assert modules <= CORE_WIDGET_MODULES, f"non-core widgets in the explorer: {modules}"
+    names = {type(leaf).__name__ for leaf in leaves}
+    assert "Output" not in names and not any("Figure" in name for name in names), names
+    assert not any("plotly" in widget_json(leaf).lower() for leaf in leaves)
+    assert explorer.image in leaves and explorer.image.value[:2] == b"\xff\xd8"  # JPEG
+
+
+def test_explorer_in_colab_2d_is_core_widgets_and_an_image(monkeypatch) -> None:
     widgets = pytest.importorskip("minifacenet.widgets")
     no_colab(monkeypatch)
     assert not widgets.in_colab()
     fake_colab(monkeypatch)
     assert widgets.in_colab()
     assert widgets.choose_renderer("auto", 2) == "matplotlib"
-    assert widgets.choose_renderer("auto", 3) == "plotly-static"
-
+    assert widgets.choose_renderer("auto", 3) == "matplotlib"
+    with pytest.raises(ValueError, match="Colab"):
+        widgets.choose_renderer("plotly", 3)
     explorer = widgets.MarginExplorer()
     assert explorer.renderer_name == "matplotlib"
-    modules = {leaf._model_module for leaf in widget_tree(explorer)}
-    assert modules <= CORE_WIDGET_MODULES, f"non-core widgets in the 2-D explorer: {modules}"
-    assert explorer.view.figure.canvas.__class__.__name__ == "FigureCanvasAgg"
+    assert_colab_safe(explorer)
 
 
-def test_3d_explorer_sends_static_plotly_in_colab(monkeypatch) -> None:
+def test_explorer_in_colab_3d_draws_the_sphere_with_matplotlib(monkeypatch) -> None:
     widgets = pytest.importorskip("minifacenet.widgets")
     fake_colab(monkeypatch)
     rng = np.random.default_rng(0)
@@ -196,12 +245,53 @@ def test_3d_explorer_sends_static_plotly_in_colab(monkeypatch) -> None:
     weight = np.eye(3)
     labels = np.repeat(np.arange(3), 20)
     embeddings = weight[labels] + 0.2 * rng.standard_normal((60, 3))
-    explorer = widgets.MarginExplorer(embeddings=embeddings, labels=labels, weight=weight)
-    assert explorer.renderer_name == "plotly-static"
-    modules = {leaf._model_module for leaf in widget_tree(explorer)}
-    assert modules <= CORE_WIDGET_MODULES, f"non-core widgets in the 3-D explorer: {modules}"
-    bundle = explorer.view.widget.outputs[0]["data"]
-    assert "text/html" in bundle, f"Colab renders plotly as HTML; got {sorted(bundle)}"
+    strangers = rng.standard_normal((10, 3))
+    explorer = widgets.MarginExplorer(
+        embeddings=embeddings, labels=labels, weight=weight, strangers=strangers
+    )
+    assert explorer.renderer_name == "matplotlib"
+    assert explorer.azimuth.layout.display is None and explorer.elevation.layout.display is None
+    assert_colab_safe(explorer)
+    before = explorer.image.value
+    explorer.elevation.value = 60
+    assert explorer.image.value != before
+    assert_colab_safe(explorer)
+
+
+# ------------------------------------------------------------------------------- Colab's versions
+def colab_versions() -> dict[str, Version]:
+    data = json.loads(COLAB_VERSIONS.read_text())
+    assert data["source"] and data["snapshot"], "say where and when the versions were read"
+    return {canonicalize_name(name): Version(version) for name, version in data["packages"].items()}
+
+
+def runtime_requirements() -> list[str]:
+    tomllib = pytest.importorskip("tomllib")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def unmet(requirements: list[str], versions: dict[str, Version]) -> list[str]:
+    """Requirements that Colab's versions do not satisfy (or that Colab does not ship)."""
+    problems = []
+    for text in requirements:
+        requirement = Requirement(text)
+        version = versions.get(canonicalize_name(requirement.name))
+        if version is None:
+            problems.append(f"{requirement.name}: not in {COLAB_VERSIONS.name}; add Colab's version")
+        elif not requirement.specifier.contains(version, prereleases=True):
+            problems.append(f"{text}: Colab has {version}; installing would change Colab's copy")
+    return problems
+
+
+def test_every_runtime_floor_is_met_by_colab() -> None:
+    assert unmet(runtime_requirements(), colab_versions()) == []
+
+
+def test_the_floor_check_can_fail() -> None:
+    versions = colab_versions()
+    assert versions["ipywidgets"] == Version("7.7.1")
+    assert unmet(["ipywidgets>=8.0"], versions) and unmet(["not-on-colab>=1"], versions)
+    assert unmet(["ipywidgets>=7.7"], versions) == []
 
 
 # ------------------------------------------------------------------------------- the badge script

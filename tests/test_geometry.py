@@ -1,4 +1,4 @@
-"""Geometry of the margin explorer, checked against closed forms and brute force."""
+"""Geometry of the margin explorer (minifacenet.explorer.margins), checked against closed forms."""
 
 import math
 
@@ -6,22 +6,51 @@ import numpy as np
 import pytest
 import torch
 
-from minifacenet.geometry import (
+from minifacenet import geometry, losses
+from minifacenet.explorer.margins import (
     EXPLORER_LOSSES,
     CosineCache,
+    Margin,
+    Scene,
     arc_lengths,
     binary_regions,
     circle_points,
+    compute_frame,
     cosface_margin_upper_bound,
     head_params,
-    make_head,
     margin_arcs,
     probability_around_circle,
     region_labels,
     scale_lower_bound,
+    snapshot_data,
+    sphere_grid,
+    sphere_regions,
     synthetic_2d,
+    target_curves,
     violation_mask,
 )
+
+
+def make_head(loss, *, m, s=10.0, weight=None, **extra):
+    """The margin at (m, s): what every geometry function takes (a head works too)."""
+    return Margin(loss=loss, m=m, s=s, **extra)
+
+
+def closed_form_target(loss, cos, *, m, m1=1.0, m3=0.2):
+    """f(cos theta) from the papers' formulas, written out here (not through the library)."""
+    theta = np.arccos(np.clip(cos, -1, 1))
+    if loss == "normface":
+        return cos
+    if loss == "cosface":
+        return cos - m
+    if loss == "arcface":
+        return np.where(theta + m <= math.pi, np.cos(theta + m), cos - m * math.sin(m))
+    if loss == "sphereface":
+        k = np.minimum(np.floor(m * theta / math.pi), m - 1)
+        return (-1.0) ** k * np.cos(m * theta) - 2 * k
+    angle = m1 * theta + m
+    return np.where(angle <= math.pi, np.cos(angle), -1 - (angle - math.pi)) - m3
+
 
 # uneven class angles (radians), so neighbouring gaps differ: 50, 70, 90, 60, 90 degrees
 ANGLES = np.radians([0.0, 50.0, 120.0, 210.0, 270.0])
@@ -109,14 +138,15 @@ def test_cosface_2d_upper_bound_is_where_arcs_vanish(num_classes):
         assert bound == pytest.approx(0.191, abs=1e-3)
 
 
-def brute_force_violations(embeddings, labels, weight, loss, m, s):
-    """Count by the head's own training logits, one sample at a time."""
-    head = make_head(loss, m=m, s=s, weight=weight)
+def brute_force_violations(embeddings, labels, weight, loss, m):
+    """Count with the closed-form margin, one sample at a time."""
+    directions = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    weight = weight / np.linalg.norm(weight, axis=1, keepdims=True)
     count = 0
-    for x, y in zip(embeddings, labels, strict=True):
-        logits = head.logits(torch.as_tensor(x[None]), torch.as_tensor([y]))[0]
-        others = torch.cat([logits[:y], logits[y + 1 :]])
-        count += int(not bool(logits[y] > others.max()))
+    for x, y in zip(directions, labels, strict=True):
+        cos = weight @ x
+        target = closed_form_target(loss, cos[y], m=m)
+        count += int(not target > np.delete(cos, y).max())
     return count
 
 
@@ -126,7 +156,16 @@ def test_violations_equal_a_brute_force_count(loss):
     m = 2 if loss == "sphereface" else 0.15
     mask = violation_mask(embeddings, labels, weight, loss=loss, m=m, s=12.0)
     assert 0 < mask.sum() < len(mask)
-    assert mask.sum() == brute_force_violations(embeddings, labels, weight, loss, m, 12.0)
+    assert mask.sum() == brute_force_violations(embeddings, labels, weight, loss, m)
+
+
+def test_a_training_head_gives_the_same_count_as_its_margin():
+    """Functions take a head too: its class name, m and s decide (geometry.make_head builds one)."""
+    embeddings, labels, weight = synthetic_2d(num_classes=5, per_class=30, spread=0.3, seed=1)
+    cache = CosineCache.build(embeddings, labels, weight)
+    head = geometry.make_head("cosface", m=0.15, weight=weight)
+    assert isinstance(head, losses.CosFace)
+    np.testing.assert_array_equal(cache.violations(head), cache.violations(Margin(loss="cosface", m=0.15)))
 
 
 @pytest.mark.parametrize("loss", EXPLORER_LOSSES)
@@ -196,3 +235,101 @@ def test_bad_input_names_the_fix():
         CosineCache.build(np.ones((4, 2)), np.array([0, 1, 2, 0]), np.eye(2))
     with pytest.raises(ValueError, match="2-D class weights"):
         margin_arcs(np.eye(3), make_head("arcface", m=0.1, weight=np.eye(3)))
+
+
+# ------------------------------------------------------------------------------- issue 15, bad input
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_inf_embeddings_are_rejected_not_counted_as_violators(bad):
+    embeddings, labels, weight = synthetic_2d(num_classes=4, per_class=5)
+    embeddings[7, 1] = bad
+    with pytest.raises(ValueError, match=r"1 of 20 embeddings hold NaN or inf \(first at row 7\)"):
+        CosineCache.build(embeddings, labels, weight)
+    weight[2, 0] = bad
+    with pytest.raises(ValueError, match="class weights hold NaN or inf"):
+        CosineCache.build(np.ones((3, 2)), np.zeros(3, dtype=int), weight)
+
+
+def test_one_class_and_softmax_get_clear_errors():
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        CosineCache.build(np.ones((3, 2)), np.zeros(3, dtype=int), np.ones((1, 2)))
+    with pytest.raises(ValueError, match="softmax has no margin.*normface"):
+        Margin(loss="softmax")
+    with pytest.raises(ValueError, match="softmax has no margin"):
+        Margin.of_head(losses.Softmax(2, 3))
+
+
+def test_sphereface_m4_curves_leave_the_angular_losses_at_their_own_m():
+    """SphereFace's m = 4 is no angle: the other curves must not get it (ArcFace rejects m >= pi)."""
+    scene = Scene.build(*synthetic_2d(num_classes=8, per_class=10))
+    frame = compute_frame(scene, Margin(loss="sphereface", m=4))
+    theta = np.linspace(0, math.pi, 361)
+    np.testing.assert_allclose(
+        frame.curves["sphereface"], closed_form_target("sphereface", np.cos(theta), m=4), atol=1e-9
+    )
+    assert all(np.isfinite(curve).all() for curve in frame.curves.values())
+
+
+def test_curves_follow_the_closed_forms():
+    theta = np.linspace(0.01, math.pi - 0.01, 50)  # the heads clamp cos to 1 - 1e-7 at the ends
+    curves = target_curves(m=0.4, sphereface_m=3, theta=theta)
+    for loss in ("cosface", "arcface", "combined"):
+        np.testing.assert_allclose(curves[loss], closed_form_target(loss, np.cos(theta), m=0.4), atol=1e-9)
+    np.testing.assert_allclose(
+        curves["sphereface"], closed_form_target("sphereface", np.cos(theta), m=3), atol=1e-9
+    )
+    np.testing.assert_allclose(curves["arcface-naive"], np.cos(theta + 0.4))
+
+
+def test_no_torch_thread_change_and_the_callers_head_stays_as_it_was(monkeypatch):
+    """The old geometry set torch's global thread count and converted the caller's head to float64."""
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", lambda count: calls.append(count))
+    weight = circle_points(np.linspace(0, 2 * math.pi, 6, endpoint=False))
+    head = geometry.make_head("arcface", m=0.3, weight=weight)
+    embeddings, labels, _ = synthetic_2d(num_classes=6, per_class=10)
+    CosineCache.build(embeddings, labels, weight).violations(head)
+    margin_arcs(weight, head)
+    probability_around_circle(weight, head, np.linspace(-1, 1, 5))
+    assert calls == [] and head.weight.dtype == torch.float32
+
+
+def test_probability_matches_a_softmax_over_training_logits():
+    """p(class 0) = softmax of s cos theta_j with s f(cos theta_0) at the target."""
+    weight = circle_points(np.linspace(0, 2 * math.pi, 5, endpoint=False))
+    phi = np.array([0.1, 0.7, 2.0])
+    cos = circle_points(phi) @ weight.T
+    logits = 12.0 * cos
+    logits[:, 0] = 12.0 * (cos[:, 0] - 0.2)
+    expected = np.exp(logits[:, 0]) / np.exp(logits).sum(1)
+    got = probability_around_circle(weight, Margin(loss="cosface", m=0.2, s=12.0), phi)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_sphere_caps_and_frames_reuse_what_s_does_not_change():
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(4, 3))
+    labels = rng.integers(0, 4, 200)
+    embeddings = weight[labels] + rng.normal(scale=0.6, size=(200, 3))
+    grid = sphere_grid(rows=20, cols=40)
+    caps = sphere_regions(weight, Margin(loss="arcface", m=0.3), grid)
+    assert caps.shape == (20, 40) and set(np.unique(caps)) == {-1, 0, 1, 2, 3}
+    scene = Scene.build(embeddings, labels, weight)
+    first = compute_frame(scene, Margin(loss="arcface", m=0.3, s=10.0))
+    moved_s = compute_frame(scene, Margin(loss="arcface", m=0.3, s=30.0), previous=first)
+    assert moved_s.caps is first.caps and moved_s.margin.s == 30.0
+    moved_m = compute_frame(scene, Margin(loss="arcface", m=0.5), previous=first)
+    assert moved_m.caps is not first.caps and moved_m.count >= first.count
+
+
+def test_snapshot_without_weights_uses_class_mean_directions():
+    labels = np.array([0, 0, 1, 1])
+    embeddings = np.array([[1.0, 0.1], [1.0, -0.1], [-0.2, 2.0], [0.2, 2.0]])
+    snapshot = {"step": 5, "fraction": 0.5, "weights": None, "embeddings": embeddings}
+    _, _, weight, strangers = snapshot_data(snapshot, labels)
+    np.testing.assert_allclose(weight, [[1.0, 0.0], [0.0, 1.0]], atol=1e-12)
+    assert strangers is None
+    known, _, _, strangers = snapshot_data(snapshot, np.array([0, 0, 1, -1]))  # -1: a stranger
+    np.testing.assert_array_equal(strangers, embeddings[3:])
+    np.testing.assert_array_equal(known, embeddings[:3])
+    with pytest.raises(ValueError, match="3 labels"):
+        snapshot_data({"step": 5, "weights": None, "embeddings": embeddings}, labels[:3])

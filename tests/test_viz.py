@@ -10,7 +10,11 @@ import torch  # noqa: E402
 
 from minifacenet import losses as L  # noqa: E402
 from minifacenet import viz  # noqa: E402
-from minifacenet.geometry import CosineCache, make_head, synthetic_2d  # noqa: E402
+from minifacenet.explorer.margins import CosineCache, Margin, synthetic_2d  # noqa: E402
+
+
+def make_head(loss, *, m, s=10.0, weight=None):
+    return Margin(loss=loss, m=m, s=s)
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +27,28 @@ def test_plot_embeddings_still_works():
     embeddings, labels, _ = synthetic_2d(per_class=20)
     fig = viz.plot_embeddings(embeddings, labels, title="raw", normalize=True)
     assert fig.axes[0].get_title() == "raw"
+    points = fig.axes[0].collections[0].get_offsets()
+    np.testing.assert_allclose(np.linalg.norm(points, axis=1), 1.0)  # on the unit circle
+
+
+def test_plot_embeddings_in_3d_on_the_sphere_with_class_directions():
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(4, 3))
+    labels = rng.integers(0, 4, 120)
+    embeddings = 5 * weight[labels] + rng.normal(size=(120, 3))
+    fig = viz.plot_embeddings(embeddings, labels, weight=weight, normalize=True, legend=False, title="3-D")
+    ax = fig.axes[0]
+    assert ax.name == "3d" and ax.get_title() == "3-D"
+    x, y, z = ax.collections[0]._offsets3d
+    np.testing.assert_allclose(np.sqrt(np.square(x) + np.square(y) + np.square(z)), 1.0)
+    assert len(ax.get_lines()) == 4  # one line per class direction
+    fig2d = viz.plot_embeddings(embeddings[:, :2], labels, weight=weight[:, :2], normalize=False)
+    assert len(fig2d.axes[0].get_lines()) == 4
+
+
+def test_viz_has_no_duplicate_margin_code():
+    """even_weights and target_logit duplicated losses.spread_directions / target_logit_curve."""
+    assert not hasattr(viz, "even_weights") and not hasattr(viz, "target_logit")
 
 
 def test_target_logit_curves_come_from_the_training_heads():
@@ -84,6 +110,16 @@ def test_plot_sphere_caps_and_violators():
     assert len(fig.data[2].x) == count and f"{count} of 300" in fig.layout.title.text
     with pytest.raises(ValueError, match="3-D"):
         viz.plot_sphere(embeddings[:, :2], labels, weight[:, :2])
+    assert not hasattr(fig, "_mfn_state")  # no private state hung on the figure
+
+
+def test_margin_circle_draws_strangers_in_black():
+    embeddings, labels, weight = synthetic_2d(per_class=20)
+    strangers = np.array([[1.0, 1.0], [-2.0, 0.5]])
+    fig = viz.plot_margin_circle(embeddings, labels, weight, strangers=strangers)
+    line = next(line for line in fig.axes[0].get_lines() if line.get_label() == "strangers")
+    np.testing.assert_allclose(np.hypot(line.get_xdata(), line.get_ydata()), 0.95)
+    assert line.get_color() == "black"
 
 
 def test_plot_sphere_static_counts_like_the_geometry():

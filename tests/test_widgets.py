@@ -1,40 +1,44 @@
-"""The explorer, driven headless: setting a slider's value redraws synchronously."""
+"""The explorer, driven headless: setting a control's value counts and redraws synchronously
+(outside a kernel); inside an event loop only the latest of several moves is drawn."""
 
+import asyncio
 import os
 
 import numpy as np
 import pytest
 import torch
+from test_geometry import brute_force_violations
 
 from minifacenet import widgets as W
 from minifacenet.data import DataError
-from minifacenet.geometry import make_head, synthetic_2d
-from minifacenet.losses import ArcFace
+from minifacenet.explorer import MarginExplorer as PackageExplorer
+from minifacenet.explorer.margins import synthetic_2d
+from minifacenet.losses import ArcFace, Softmax, SphereFace
 
 
 def brute_force(explorer):
-    head = make_head(explorer.loss.value, m=explorer.m_slider.value, s=explorer.s_slider.value,
-                     weight=explorer.weight)  # fmt: skip
-    logits = (
-        head.logits(torch.as_tensor(explorer.embeddings), torch.as_tensor(explorer.labels)).detach().numpy()
+    m = round(explorer.m_slider.value) if explorer.loss.value == "sphereface" else explorer.m_slider.value
+    return brute_force_violations(
+        explorer.embeddings, explorer.labels, explorer.weight, explorer.loss.value, m
     )
-    target = logits[np.arange(len(logits)), explorer.labels]
-    logits[np.arange(len(logits)), explorer.labels] = -np.inf
-    return int((target <= logits.max(1)).sum())
+
+
+def test_widgets_module_re_exports_the_package_explorer():
+    assert W.MarginExplorer is PackageExplorer
 
 
 def test_synthetic_explorer_counts_and_redraws():
     explorer = W.MarginExplorer()
     assert explorer.renderer_name == "matplotlib" and explorer.embeddings.shape[1] == 2
-    before = explorer.view.widget.value
+    before = explorer.image.value
     counts = []
     for m in (0.0, 0.2, 0.4):
         explorer.m_slider.value = m
         counts.append(explorer.violations)
-        assert explorer.violations == brute_force(explorer)
+        assert explorer.violations == brute_force(explorer) == explorer.frame.count
         assert str(explorer.violations) in explorer.violations_label.value
     assert counts == sorted(counts) and counts[-1] > counts[0]
-    assert explorer.view.widget.value != before  # the image changed with m
+    assert explorer.image.value != before  # the image changed with m
 
 
 def test_css_classes_for_the_browser_test():
@@ -42,8 +46,8 @@ def test_css_classes_for_the_browser_test():
     assert "mfn-explorer" in explorer._dom_classes
     assert "mfn-m-slider" in explorer.m_slider._dom_classes
     assert "mfn-violations" in explorer.violations_label._dom_classes
-    assert "mfn-figure" in explorer.view.widget._dom_classes
-    assert explorer.view.widget in explorer.children
+    assert "mfn-figure" in explorer.image._dom_classes
+    assert explorer.image in explorer.children
 
 
 def test_sphereface_switches_m_to_integers_and_back():
@@ -56,12 +60,43 @@ def test_sphereface_switches_m_to_integers_and_back():
     assert explorer.m_slider.step == 0.01 and explorer.violations == brute_force(explorer)
 
 
+def test_sphereface_head_at_its_default_m_4():
+    """Issue 15.1: this raised 'margin m must be < 3.142' and left the figure stale."""
+    embeddings, labels, _ = synthetic_2d(num_classes=8, per_class=20)
+    head = SphereFace(2, 8, m=4)
+    explorer = W.MarginExplorer(head=head, embeddings=embeddings, labels=labels)
+    assert explorer.loss.value == "sphereface" and explorer.m_slider.value == 4
+    assert explorer.violations == brute_force(explorer)
+    before = explorer.image.value
+    explorer.m_slider.value = 5
+    explorer.m_slider.value = 4
+    explorer.m_slider.value = 6
+    assert explorer.frame.margin.m == 6 and explorer.image.value != before
+
+
 def test_s_changes_the_probability_view_not_the_count():
     explorer = W.MarginExplorer(loss="cosface", m=0.1)
     count, curve = explorer.violations, explorer.view.probability.current.get_ydata().copy()
+    arcs = explorer.frame.arcs
     explorer.s_slider.value = 30
-    assert explorer.violations == count
+    assert explorer.violations == count and explorer.frame.arcs is arcs  # not recomputed
     assert explorer.view.probability.current.get_ydata().max() > curve.max()
+
+
+def test_public_controls_for_m1_m3_and_easy_margin():
+    explorer = W.MarginExplorer(loss="combined", m=0.2)
+    assert explorer.m1_slider.layout.display is None and explorer.easy_margin.layout.display == "none"
+    before = explorer.violations
+    explorer.m3_slider.value = 0.4
+    assert explorer.frame.margin.m3 == 0.4 and explorer.violations >= before
+    explorer.m1_slider.value = 1.5
+    assert explorer.frame.margin.m1 == 1.5
+    explorer.loss.value = "arcface"
+    assert explorer.easy_margin.layout.display is None and explorer.m1_slider.layout.display == "none"
+    explorer.m_slider.value = 0.6
+    hard = explorer.violations
+    explorer.easy_margin.value = True
+    assert explorer.frame.margin.easy_margin and explorer.violations <= hard
 
 
 def test_head_with_2d_embeddings():
@@ -70,26 +105,110 @@ def test_head_with_2d_embeddings():
     labels = torch.randint(0, 5, (400,))
     embeddings = 3 * head.weight.detach()[labels] + torch.randn(400, 2)
     explorer = W.MarginExplorer(head=head, embeddings=embeddings, labels=labels)
-    assert (
-        explorer.loss.value == "arcface" and explorer.m_slider.value == 0.25 and explorer.s_slider.value == 12
-    )
-    assert explorer.violations == brute_force(explorer)
+    assert explorer.loss.value == "arcface" and explorer.m_slider.value == 0.25
+    assert explorer.s_slider.value == 12 and explorer.violations == brute_force(explorer)
 
 
-@pytest.mark.parametrize("renderer", ["plotly-static", "plotly"])
-def test_3d_embeddings_get_the_sphere(renderer):
-    if renderer == "plotly":
-        pytest.importorskip("anywidget")
-    rng = np.random.default_rng(0)
+def sphere_data(count=200, seed=0):
+    rng = np.random.default_rng(seed)
     weight = rng.normal(size=(4, 3))
-    labels = rng.integers(0, 4, 200)
-    embeddings = weight[labels] + rng.normal(scale=0.7, size=(200, 3))
-    explorer = W.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels, renderer=renderer)
+    labels = rng.integers(0, 4, count)
+    return weight[labels] + rng.normal(scale=0.7, size=(count, 3)), labels, weight
+
+
+def test_3d_plotly_figure_widget_outside_colab():
+    pytest.importorskip("anywidget")
+    embeddings, labels, weight = sphere_data()
+    explorer = W.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels, renderer="plotly")
     explorer.m_slider.value = 0.4
     assert explorer.violations == brute_force(explorer)
-    assert len(explorer.view.figure.data[2].x) == explorer.violations  # all 200 points are drawn
-    if renderer == "plotly-static":
-        assert "text/html" in explorer.view.widget.outputs[0]["data"]
+    assert len(explorer.plotly_figure.data[2].x) == explorer.violations  # all 200 points are drawn
+    assert explorer.plotly_figure in explorer.children
+
+
+def test_3d_matplotlib_sphere_turns_with_its_sliders():
+    embeddings, labels, weight = sphere_data()
+    explorer = W.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels, renderer="matplotlib")
+    assert explorer.azimuth.layout.display is None and explorer.image in explorer.children
+    explorer.m_slider.value = 0.4
+    assert explorer.violations == brute_force(explorer)
+    before = explorer.image.value
+    explorer.azimuth.value = 120
+    assert explorer.image.value != before and explorer.violations == brute_force(explorer)
+
+
+def test_strangers_drawn_in_black_and_toggled():
+    embeddings, labels, weight = synthetic_2d(num_classes=6, per_class=20)
+    strangers, _, _ = synthetic_2d(num_classes=3, per_class=10, seed=5)
+    explorer = W.MarginExplorer(embeddings=embeddings, labels=labels, weight=weight, strangers=strangers)
+    line = explorer.view.circle.strangers
+    assert len(line.get_xdata()) == 30 and line.get_color() == "black" and line.get_visible()
+    assert explorer.show_strangers.layout.display is None
+    shown = explorer.image.value
+    explorer.show_strangers.value = False
+    assert not line.get_visible() and explorer.image.value != shown
+    assert W.MarginExplorer().show_strangers.layout.display == "none"  # no strangers, no checkbox
+    with pytest.raises(ValueError, match=r"strangers must be embeddings \[K, 2\]"):
+        W.MarginExplorer(embeddings=embeddings, labels=labels, weight=weight, strangers=np.ones((3, 3)))
+
+
+def test_drags_do_not_pile_up_in_an_event_loop():
+    """Five moves while the kernel is busy: five counts, one drawing, of the last value."""
+    explorer = W.MarginExplorer(loss="arcface", m=0.0)
+    runs = explorer.drawer.runs
+
+    async def drag():
+        counts = []
+        for m in (0.1, 0.2, 0.3, 0.4, 0.5):
+            explorer.m_slider.value = m
+            counts.append(explorer.violations)
+        assert explorer.drawer.runs == runs and explorer.frame.margin.m == 0.0  # nothing drawn yet
+        await asyncio.sleep(0)
+        return counts
+
+    counts = asyncio.run(drag())
+    assert explorer.drawer.runs == runs + 1 and explorer.frame.margin.m == 0.5
+    assert counts == sorted(counts) and counts[-1] == explorer.frame.count
+
+
+def test_during_training_mode_scrubs_snapshots():
+    """A synthetic history["snapshots"]: features migrate towards their weights as steps go on."""
+    final, labels, weight = synthetic_2d(num_classes=5, per_class=30, spread=0.15)
+    rng = np.random.default_rng(0)
+    start = rng.normal(size=final.shape)
+    snapshots = [
+        {
+            "step": step,
+            "fraction": step / 40,
+            "weights": weight if step else None,
+            "embeddings": (1 - step / 40) * start + (step / 40) * final,
+        }
+        for step in (0, 10, 20, 40)
+    ]
+    explorer = W.MarginExplorer(embeddings=final, labels=labels, weight=weight, loss="arcface", m=0.2)
+    explorer.use_snapshots(snapshots, labels=labels)
+    assert explorer.step_slider.max == 3 and explorer.step_slider.value == 3
+    assert explorer.step_slider.layout.display is None
+    np.testing.assert_allclose(explorer.embeddings, final)
+    last = explorer.violations
+    explorer.step_slider.value = 0  # no weights at step 0: class mean directions
+    np.testing.assert_allclose(explorer.embeddings, start)
+    assert explorer.violations == brute_force(explorer) and explorer.violations > last
+    assert "step 0" in explorer.status.value
+    explorer.m_slider.value = 0.4  # the margin still moves on a snapshot
+    assert explorer.violations == brute_force(explorer)
+    with pytest.raises(ValueError, match="snapshot_every"):
+        explorer.use_snapshots([], labels=labels)
+    # strangers ride along in the snapshots, labelled -1, and move with each step
+    marked = np.where(labels == 4, -1, labels)
+    explorer.use_snapshots(snapshots, labels=marked)
+    assert explorer.scene.strangers is not None and len(explorer.scene.strangers) == (labels == 4).sum()
+    explorer.step_slider.value = 1
+    np.testing.assert_allclose(
+        explorer.scene.strangers
+        * np.linalg.norm(snapshots[1]["embeddings"][labels == 4], axis=1, keepdims=True),
+        snapshots[1]["embeddings"][labels == 4],
+    )
 
 
 def test_bad_arguments_name_the_fix():
@@ -99,6 +218,23 @@ def test_bad_arguments_name_the_fix():
         W.MarginExplorer(weight=np.eye(4), embeddings=np.ones((3, 4)), labels=np.zeros(3))
     with pytest.raises(ValueError, match="choose one of"):
         W.MarginExplorer(renderer="svg")
+    with pytest.raises(ValueError, match="softmax has no margin"):
+        W.MarginExplorer(loss="softmax")
+    with pytest.raises(ValueError, match="softmax has no margin"):
+        W.MarginExplorer(head=Softmax(2, 3), embeddings=np.ones((3, 2)), labels=np.zeros(3))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        W.MarginExplorer(weight=np.ones((1, 2)), embeddings=np.ones((3, 2)), labels=np.zeros(3))
+    embeddings, labels, weight = synthetic_2d(num_classes=3, per_class=4)
+    embeddings[2] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        W.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels)
+
+
+def test_a_softmax_model_can_be_read_through_a_named_margin():
+    embeddings, labels, _ = synthetic_2d(num_classes=3, per_class=10)
+    head = Softmax(2, 3)
+    explorer = W.MarginExplorer(head=head, embeddings=embeddings, labels=labels, loss="normface")
+    assert explorer.loss.value == "normface" and explorer.violations == brute_force(explorer)
 
 
 def test_trained_mode_swaps_in_cached_embeddings(tmp_path):
@@ -115,8 +251,8 @@ def test_trained_mode_swaps_in_cached_embeddings(tmp_path):
     explorer.m_slider.value = 0.15  # snaps to 0.2: the other cached model
     assert explorer.m_slider.value == 0.2
     np.testing.assert_array_equal(explorer.embeddings, saved[0.2])
-    assert explorer.violations == brute_force(explorer)
-    assert explorer.view.widget in explorer.children
+    assert explorer.violations == brute_force(explorer) == explorer.frame.count
+    assert explorer.image in explorer.children
 
 
 @pytest.mark.slow

@@ -301,9 +301,14 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+def show_margin_view(margin):
+    """Draw and show (returns nothing: a returned figure is drawn twice, and stacked in Colab)."""
+    plot_margin_view(margin=margin, embeddings=emb_after, i=pair_i, j=pair_j, same=pair_same, labels=y_test)
+    plt.show()
+
+
 margin_widget = interact(
-    lambda margin: plot_margin_view(margin=margin, embeddings=emb_after, i=pair_i, j=pair_j,
-                                    same=pair_same, labels=y_test),
+    show_margin_view,
     margin=FloatSlider(value=MARGIN, min=0.1, max=3.0, step=0.1, description="margin m", continuous_update=False),
 )
 

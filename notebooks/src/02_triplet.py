@@ -292,8 +292,14 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+def show_negative_zones(alpha, anchor):
+    """Draw and show (returns nothing: a returned figure is drawn twice, and stacked in Colab)."""
+    plot_negative_zones(zone_emb, zone_labels, anchor=anchor, alpha=alpha)
+    plt.show()
+
+
 zone_widget = interact(
-    lambda alpha, anchor: plot_negative_zones(zone_emb, zone_labels, anchor=anchor, alpha=alpha),
+    show_negative_zones,
     alpha=FloatSlider(value=ALPHA, min=0.0, max=1.0, step=0.05, description="margin α", continuous_update=False),
     anchor=IntSlider(value=0, min=0, max=len(zone_batch) - 1, description="anchor", continuous_update=False),
 )

@@ -36,19 +36,18 @@ pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 # %%
 import os
 
-import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
+import torch
 from IPython.display import display
 
 from minifacenet import viz
 from minifacenet.data import mnist
-from minifacenet.geometry import violation_mask
+from minifacenet.explorer import MarginExplorer, violation_mask
 from minifacenet.losses import ArcFace
 from minifacenet.metrics import accuracy
 from minifacenet.models import EmbeddingNet
 from minifacenet.train import embed, fit, predict, seed_everything
-from minifacenet.widgets import MarginExplorer
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
 FAST = os.environ.get("MINIFACENET_FAST") == "1"
@@ -143,33 +142,28 @@ plt.show()
 # ## Every slider together
 #
 # * **loss** picks the head; **m** is its margin (SphereFace: an integer; combined: $m_2$); **s** the scale.
-# * **m1** and **m3** act on the combined margin (and draw its curve in the target-logit panel);
-#   **easy_margin** switches ArcFace to the margin-only-below-$90°$ variant.
+# * **m1** and **m3** act on the combined margin (and draw its curve in the target-logit panel); they show
+#   when the loss is *combined*. **easy_margin** (shown for ArcFace) applies the margin only below $90°$.
 #
 # Top left: the circle with margin arcs and violators; top right: the raw 2-D features; bottom left: the
 # target logits; bottom right: the probability of class 0 around the circle at the current $s$ and $m$.
-# Nothing is retrained: the cosines are computed once and only the margin is re-applied.
+# Nothing is retrained: the cosines are computed once and only the margin is re-applied. A fast drag draws
+# only the latest position (each drawing takes tens of milliseconds; older positions are dropped).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 explorer = MarginExplorer(head=head, embeddings=embeddings, labels=test_labels)
+explorer
 
-
-def extra_control(control, key):
-    """Wire a control to one of the explorer's extra margin parameters (m1, m3, easy_margin)."""
-    def changed(change):
-        explorer.extra[key] = change["new"]
-        explorer.update()
-
-    control.observe(changed, names="value")
-    return control
-
-
-m1_slider = extra_control(widgets.FloatSlider(value=1.0, min=1.0, max=2.0, step=0.05, description="m1"), "m1")
-m3_slider = extra_control(widgets.FloatSlider(value=0.2, min=0.0, max=0.5, step=0.01, description="m3"), "m3")
-easy_box = extra_control(widgets.Checkbox(value=False, description="easy_margin"), "easy_margin")
-explorer.extra.update(m1=m1_slider.value, m3=m3_slider.value, easy_margin=easy_box.value)
-widgets.VBox([widgets.HBox([m1_slider, m3_slider, easy_box]), explorer])
+# %%
+# the explorer counts what violation_mask counts, and never fewer as m grows
+explorer.loss.value = "arcface"
+explorer_counts = []
+for m in (0.0, 0.2, 0.4):
+    explorer.m_slider.value = m
+    explorer_counts.append(explorer.violations)
+assert explorer_counts == counts[:3], (explorer_counts, counts)
+explorer.m_slider.value = head.m
 
 # %% [markdown]
 # ### Optional: a model trained at each m
@@ -189,8 +183,50 @@ if TRAINED_MODE:
     display(trained_explorer)
 
 # %% [markdown]
-# ## Exercises
+# ## During training, and where strangers land
 #
+# A third mode: `fit` can keep **snapshots** (every few steps, the class weights and the features of a fixed
+# set of images). The **snapshot** slider scrubs through them: watch the features migrate onto their arcs
+# while the class weights push apart.
+#
+# This model trains on the digits 0–6 only. The digits 7–9 ride along in the snapshots as **strangers**
+# (black, labelled −1): classes the network never saw. Face recognition lives on strangers, so this is the
+# question behind every margin: do the unseen classes land in the gaps the margin cleared, or on top of the
+# known classes? Toggle them with the checkbox; move $m$ to see which gaps they fall in.
+
+# %%
+SEEN = 7  # digits 0..6 are trained on; 7, 8, 9 are strangers
+SNAPSHOTS = 12  # how many snapshots over the training
+seen_train = train_labels < SEEN
+sample = torch.cat([torch.nonzero(test_labels < SEEN)[:700, 0], torch.nonzero(test_labels >= SEEN)[:300, 0]])
+sample_labels = torch.where(test_labels[sample] < SEEN, test_labels[sample], -1)  # -1: a stranger
+
+seed_everything(0)
+seen_model, seen_head = EmbeddingNet(embedding_dim=2), ArcFace(2, SEEN, s=10.0, m=0.2)
+steps = EPOCHS * (int(seen_train.sum()) // BATCH)
+seen_history = fit(seen_model, seen_head, train_images[seen_train], train_labels[seen_train], epochs=EPOCHS,
+                   batch_size=BATCH, lr=1e-2, margin_warmup=steps // 2,
+                   snapshot_every=max(1, steps // SNAPSHOTS), snapshot_images=test_images[sample])
+snapshots = seen_history["snapshots"]
+print(f"{len(snapshots)} snapshots, at steps {[snapshot['step'] for snapshot in snapshots]}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+known = (sample_labels >= 0).numpy()
+training_explorer = MarginExplorer(head=seen_head, embeddings=snapshots[-1]["embeddings"][known],
+                                   labels=sample_labels.numpy()[known])
+training_explorer.use_snapshots(snapshots, labels=sample_labels)
+training_explorer
+
+# %%
+# the features did migrate: fewer known digits violate the margin at the end than at the start
+at_end = training_explorer.violations
+training_explorer.step_slider.value = 0
+at_start = training_explorer.violations
+training_explorer.step_slider.value = len(snapshots) - 1
+print(f"ArcFace m = 0.2 violators among the known digits: {at_start} at the first snapshot, {at_end} at the last")
+assert at_end < at_start, (at_start, at_end)
+
 # **1.** With the explorer on ArcFace, find the margin at which half of the test digits violate it. Then
 # compute it: `violation_mask` returns the violators for any loss and margin.
 #

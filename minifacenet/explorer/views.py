@@ -1,0 +1,355 @@
+"""Views: draw the arrays they are given (a :class:`~minifacenet.explorer.margins.Scene` and a
+:class:`~minifacenet.explorer.margins.Frame`, or plain arrays). Nothing here computes a margin.
+
+Each view draws its static artists once and updates the changing ones in place (``update``).
+:class:`CircleDashboard` (2-D, four panels) and :class:`SphereImage` (3-D, matplotlib) render
+to JPEG bytes for an ``ipywidgets.Image``; :func:`sphere_figure` builds the plotly sphere.
+"""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.collections
+import matplotlib.colors
+import matplotlib.patches
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image as PILImage
+
+LOSS_LABELS = {
+    "softmax": "softmax (cos θ)",
+    "normface": "normalised softmax",
+    "sphereface": "SphereFace",
+    "cosface": "CosFace",
+    "arcface": "ArcFace",
+    "arcface-naive": "ArcFace, naive cos(θ+m)",
+    "arcface-easy": "ArcFace, easy_margin",
+    "combined": "combined margin",
+}
+STRANGER_STYLE = {"marker": "o", "ms": 3.5, "color": "black", "ls": "none", "label": "strangers"}
+
+
+def class_colors(num_classes: int) -> np.ndarray:
+    """One RGBA colour per class: tab10 up to 10 classes, tab20 up to 20, then a hue wheel."""
+    if num_classes <= 10:
+        return plt.get_cmap("tab10")(np.arange(num_classes))
+    if num_classes <= 20:
+        return plt.get_cmap("tab20")(np.arange(num_classes))
+    return plt.get_cmap("hsv")(np.linspace(0, 1, num_classes, endpoint=False))
+
+
+def _violator_markers(ax):
+    """Red rings as one Line2D: its markers are rasterised once and stamped, far faster to
+    redraw for thousands of points than a scatter collection."""
+    return ax.plot([], [], "o", ms=4.7, mfc="none", mec="red", mew=0.9, ls="none", label="violates")[0]
+
+
+# --------------------------------------------------------------------------- 2-D panels
+class CircleView:
+    """Unit directions on the circle with class weights, margin arcs, gaps, violators and
+    (optionally) strangers in black. Points get a little radial jitter (radius 0.9 to 1) so
+    that their density shows; only their angle matters."""
+
+    def __init__(self, ax, scene, *, seed: int = 0):
+        self.ax, self.scene = ax, scene
+        radius = np.random.default_rng(seed).uniform(0.9, 1.0, len(scene.points))[:, None]
+        self.points = scene.points * radius  # [M, 2]
+        colors = class_colors(len(scene.weight))
+        self.gaps = matplotlib.collections.PolyCollection([], facecolor="0.5", alpha=0.25, lw=0)
+        ax.add_collection(self.gaps)
+        ax.add_patch(matplotlib.patches.Circle((0, 0), 1.0, fill=False, color="0.6", lw=0.8))
+        ax.scatter(*self.points.T, c=colors[scene.point_labels], s=4, alpha=0.6, linewidths=0)
+        for c, (x, y) in enumerate(scene.weight):
+            ax.plot([0, x], [0, y], color=colors[c], lw=1.5)
+            ax.plot(x, y, "o", color=colors[c], mec="k", ms=6, mew=0.8)
+        self.arcs = [ax.plot([], [], color=color, lw=5, solid_capstyle="butt")[0] for color in colors]
+        self.violators = _violator_markers(ax)
+        strangers = np.empty((0, 2)) if scene.strangers is None else 0.95 * scene.strangers
+        self.strangers = ax.plot(*strangers.T, **STRANGER_STYLE)[0]
+        ax.set(xlim=(-1.25, 1.25), ylim=(-1.25, 1.25), aspect="equal", xticks=[], yticks=[])
+
+    @property
+    def artists(self) -> list:
+        return [*self.arcs, self.gaps, self.violators, self.strangers]
+
+    def update(self, frame, *, show_strangers: bool = True, title: str | None = None) -> None:
+        for line, polyline in zip(self.arcs, frame.arc_lines, strict=True):
+            line.set_data(*polyline.T)
+        self.gaps.set_verts(frame.gap_polygons)
+        self.violators.set_data(*self.points[frame.violating[self.scene.shown]].reshape(-1, 2).T)
+        self.strangers.set_visible(show_strangers)
+        if title is not None:
+            self.ax.set_title(title, fontsize=9)
+
+
+class RawView:
+    """The embeddings as the network outputs them (not normalised), class-weight directions
+    drawn to the 95th-percentile norm, violators ringed in red."""
+
+    def __init__(self, ax, scene):
+        self.ax, self.scene = ax, scene
+        points = scene.raw[:, :2]
+        colors = class_colors(len(scene.weight))
+        ax.scatter(*points.T, c=colors[scene.point_labels], s=4, alpha=0.6, lw=0)
+        reach = np.percentile(np.linalg.norm(points, axis=1), 95) if len(points) else 1.0
+        for c, (x, y) in enumerate(scene.weight[:, :2] * reach):
+            ax.plot([0, x], [0, y], color=colors[c], lw=1.2)
+        self.violators = _violator_markers(ax)
+        ax.set(aspect="equal", title="raw embeddings (not normalised)")
+        ax.title.set_fontsize(9)
+
+    @property
+    def artists(self) -> list:
+        return [self.violators]
+
+    def update(self, frame) -> None:
+        self.violators.set_data(*self.scene.raw[frame.violating[self.scene.shown]][:, :2].reshape(-1, 2).T)
+
+
+class TargetLogitView:
+    """Target logit / s against θ ∈ [0, π] for several curves (ArcFace paper, Fig. 4(b))."""
+
+    def __init__(self, ax, theta: np.ndarray, *, names):
+        self.ax = ax
+        degrees = np.degrees(theta)
+        styles = {"arcface-naive": ":", "arcface-easy": "--"}
+        self.lines = {
+            name: ax.plot(degrees, np.cos(theta), styles.get(name, "-"), lw=1.6, label=LOSS_LABELS[name])[0]
+            for name in names
+        }
+        ax.set(xlim=(0, 180), ylim=(-2.2, 1.05), xlabel="θ (degrees)", ylabel="target logit / s")
+        ax.set_xticks(range(0, 181, 30))
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.legend(fontsize=7, loc="lower left")
+
+    @property
+    def artists(self) -> list:
+        return list(self.lines.values())
+
+    def update(self, curves: dict, *, bold: str | None = None, title: str | None = None) -> None:
+        for name, line in self.lines.items():
+            line.set_ydata(curves[name])
+            if bold is not None:
+                line.set(lw=3.0 if name == bold else 1.3, alpha=1.0 if name == bold else 0.45)
+        if title is not None:
+            self.ax.set_title(title, fontsize=9)
+
+
+class ProbabilityView:
+    """p(class 0) at angle φ from its class weight, at the margin, without it and at the lower
+    bound of s; optionally an (s, m) panel with the bounds drawn as lines."""
+
+    def __init__(self, ax, degrees: np.ndarray, *, bounds_ax=None, s_min: float, m_max: float,
+                 num_classes: int, target_probability: float = 0.9):  # fmt: skip
+        self.ax, self.bounds_ax, self.s_min = ax, bounds_ax, s_min
+        self.current = ax.plot(degrees, 0 * degrees, color="C3", lw=2, label="training (margin)")[0]
+        self.no_margin = ax.plot(degrees, 0 * degrees, "--", color="C0", lw=1.2, label="same s, m = 0")[0]
+        self.at_bound = ax.plot(degrees, 0 * degrees, ":", color="0.3", lw=1.2, label="s at its lower bound")[
+            0
+        ]
+        ax.set(xlim=(-180, 180), ylim=(0, 1.02), xlabel="angle from class-0 weight φ (degrees)")
+        ax.set_ylabel("p(class 0)")
+        ax.legend(fontsize=7, loc="upper right")
+        if bounds_ax is not None:
+            bounds_ax.axvline(s_min, color="0.3", ls=":", label=f"s ≥ {s_min:.2f} (P={target_probability})")
+            bounds_ax.axhline(m_max, color="C1", ls="--", label=f"2-D CosFace m ≤ {m_max:.3f}")
+            self.marker = bounds_ax.plot([], [], "o", color="C3", ms=8)[0]
+            bounds_ax.set(xlabel="s", ylabel="m", title=f"bounds for C = {num_classes}")
+            bounds_ax.title.set_fontsize(9)
+            bounds_ax.legend(fontsize=7, loc="upper right")
+
+    @property
+    def artists(self) -> list:
+        return [self.current, self.no_margin, self.at_bound]
+
+    def update(self, probability: dict, *, s: float, m: float, title: str | None = None) -> None:
+        self.current.set_ydata(probability["current"])
+        self.no_margin.set_ydata(probability["no_margin"])
+        self.at_bound.set_ydata(probability["at_bound"])
+        if title is not None:
+            self.ax.set_title(title, fontsize=9)
+        if self.bounds_ax is not None:
+            self.marker.set_data([s], [m])
+            self.bounds_ax.set(xlim=(0, max(2 * self.s_min, s * 1.2, 16)), ylim=(0, max(0.6, 1.3 * m)))
+
+
+class BinaryBoundaryView:
+    """Two classes in the (θ1, θ2) plane: where class 1 / class 2 win with margin, and the gap."""
+
+    def __init__(self, ax, *, theta_max: float):
+        self.ax = ax
+        cmap = matplotlib.colors.ListedColormap(["0.55", "#9ecae1", "#fdae6b"])
+        extent = np.degrees([0, theta_max, 0, theta_max])
+        self.image = ax.imshow(np.zeros((2, 2)), origin="lower", extent=extent, cmap=cmap, vmin=0, vmax=2,
+                               interpolation="nearest")  # fmt: skip
+        ax.plot(extent[:2], extent[2:], color="k", lw=0.6, ls=":")  # θ1 = θ2, no margin
+        ax.set(xlabel="θ1 (degrees)", ylabel="θ2 (degrees)")
+        ax.text(0.04, 0.92, "class 1", transform=ax.transAxes, fontsize=8)
+        ax.text(0.70, 0.05, "class 2", transform=ax.transAxes, fontsize=8)
+
+    def update(self, regions: np.ndarray, *, title: str) -> None:
+        """``regions`` ``[P, P]``: 1, 2 or 0 (margin), rows θ2, columns θ1."""
+        self.image.set_data(regions)
+        self.ax.set_title(title + " (grey: margin)", fontsize=9)
+
+
+# --------------------------------------------------------------------------- rendering to an image
+def jpeg_bytes(canvas: FigureCanvasAgg, *, quality: int = 90) -> bytes:
+    """The canvas as JPEG bytes: far faster to encode than PNG (docs/benchmarks.md), and
+    these images live for one slider step."""
+    width, height = canvas.get_width_height(physical=True)
+    image = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="jpeg", quality=quality)
+    return buffer.getvalue()
+
+
+class CircleDashboard:
+    """2-D, four panels on one Agg figure: circle, raw embeddings, target logits, p(class 0).
+
+    The static layer (points, weights, axes) is drawn once and cached; :meth:`draw` restores
+    it, draws the changing artists over it and returns JPEG bytes.
+    """
+
+    def __init__(self, scene, *, theta: np.ndarray, curve_names, m_max: float, dpi: int = 72):
+        self.figure = Figure(figsize=(11, 9), dpi=dpi, layout="constrained")
+        self.canvas = FigureCanvasAgg(self.figure)
+        axes = self.figure.subplots(2, 2)
+        self.circle = CircleView(axes[0, 0], scene)
+        self.raw = RawView(axes[0, 1], scene)
+        self.logits = TargetLogitView(axes[1, 0], theta, names=curve_names)
+        degrees = np.degrees(scene.phi - scene.phi[len(scene.phi) // 2])
+        self.probability = ProbabilityView(axes[1, 1], degrees, s_min=scene.s_min, m_max=m_max,
+                                           num_classes=len(scene.weight))  # fmt: skip
+        # titles stay fixed (text is slow to render); the widget's label says loss, m, s
+        axes[0, 0].set_title("unit circle: margin arcs, gaps grey, violators red", fontsize=9)
+        axes[1, 0].set_title("target logit / s (current loss bold)", fontsize=9)
+        axes[1, 1].set_title("p(class 0) around the circle at s, m", fontsize=9)
+        self.dynamic = [
+            *self.circle.artists,
+            *self.raw.artists,
+            *self.logits.artists,
+            *self.probability.artists,
+        ]
+        for artist in self.dynamic:
+            artist.set_animated(True)
+        self.background = None
+
+    def draw(self, frame, *, show_strangers: bool = True) -> bytes:
+        self.circle.update(frame, show_strangers=show_strangers)
+        self.raw.update(frame)
+        self.logits.update(frame.curves, bold=frame.margin.loss)
+        self.probability.update(frame.probability, s=frame.margin.s, m=frame.margin.m)
+        if self.background is None:
+            # the static layer once: animated artists are skipped by a full draw
+            self.canvas.draw()
+            self.background = self.canvas.copy_from_bbox(self.figure.bbox)
+        self.canvas.restore_region(self.background)
+        for artist in self.dynamic:
+            self.figure.draw_artist(artist)
+        return jpeg_bytes(self.canvas)
+
+
+# --------------------------------------------------------------------------- 3-D
+def cap_colors(caps: np.ndarray, num_classes: int) -> np.ndarray:
+    """RGBA ``[rows, cols, 4]`` of the caps: pastel class colours, light grey in gaps (-1)."""
+    pastel = 0.55 * class_colors(num_classes) + 0.45
+    return np.where(caps[..., None] >= 0, pastel[caps.clip(0)], np.array([0.8, 0.8, 0.8, 1.0]))
+
+
+def draw_sphere_axes(ax, scene, frame, *, elev: float, azim: float, show_strangers: bool = True) -> None:
+    """matplotlib 3-D: caps, the points facing the viewer, class directions, violators (red x)
+    and strangers (black). matplotlib has no depth buffer, so the far hemisphere is left out."""
+    ax.computed_zorder = False  # draw in call order: sphere, then the points in front of it
+    colors = class_colors(len(scene.weight))
+    ax.plot_surface(*(0.98 * scene.grid).transpose(2, 0, 1), facecolors=cap_colors(frame.caps, len(colors)),
+                    shade=False, linewidth=0, rstride=1, cstride=1)  # fmt: skip
+    view = np.radians([elev, azim])
+    towards = np.array(
+        [np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])]
+    )
+    front = scene.points @ towards > 0  # [M]
+    ax.scatter(*scene.points[front].T, c=colors[scene.point_labels[front]], s=3, depthshade=False)
+    bad = front & frame.violating[scene.shown]
+    ax.scatter(*scene.points[bad].T, marker="x", color="red", s=12, depthshade=False)
+    if show_strangers and scene.strangers is not None:
+        near = scene.strangers[scene.strangers @ towards > 0]
+        ax.scatter(*near.T, color="black", s=8, depthshade=False, label="strangers")
+    for c, w in enumerate(scene.weight):
+        if w @ towards > 0:
+            ax.plot(*np.stack([w, 1.3 * w]).T, color=colors[c], lw=2.5)
+    ax.view_init(elev=elev, azim=azim)
+    ax.set(xlim=(-0.8, 0.8), ylim=(-0.8, 0.8), zlim=(-0.8, 0.8))
+    ax.set_box_aspect((1, 1, 1), zoom=1.2)
+    ax.set_axis_off()
+
+
+class SphereImage:
+    """3-D with matplotlib into JPEG bytes (Colab: core widgets only), turned by the caller's
+    azimuth and elevation."""
+
+    def __init__(self, scene, *, dpi: int = 72):
+        self.scene = scene
+        self.figure = Figure(figsize=(6.5, 6.5), dpi=dpi, layout="constrained")
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.ax = self.figure.add_subplot(projection="3d")
+
+    def draw(self, frame, *, elev: float = 20.0, azim: float = 30.0, show_strangers: bool = True) -> bytes:
+        self.ax.clear()
+        draw_sphere_axes(self.ax, self.scene, frame, elev=elev, azim=azim, show_strangers=show_strangers)
+        self.ax.set_title(frame.title, fontsize=9)
+        self.canvas.draw()
+        return jpeg_bytes(self.canvas)
+
+
+def _rgb(color) -> str:
+    r, g, b = (np.asarray(color[:3]) * 255).astype(int)
+    return f"rgb({r},{g},{b})"
+
+
+def _cap_colorscale(num_classes: int) -> list:
+    """Discrete colorscale: value k + 0.5 (k = 0 gap, k >= 1 class k - 1) gets one colour."""
+    light = 0.55 * class_colors(num_classes)[:, :3] + 0.45  # pastel class colours
+    colours = ["rgb(200,200,200)", *(_rgb(c) for c in light)]
+    n = len(colours)
+    return [stop for k, c in enumerate(colours) for stop in ([k / n, c], [(k + 1) / n, c])]
+
+
+def sphere_figure(scene, *, figure_widget: bool = False):
+    """The plotly sphere (rotatable): caps surface (trace 0), points (1), violators (2),
+    strangers (3), class directions (4..). Fill it with :func:`update_sphere_figure`."""
+    import plotly.graph_objects as go  # plotly is imported only where a 3-D plotly view is asked for
+
+    grid, colors, count = scene.grid, class_colors(len(scene.weight)), len(scene.weight)
+    points, strangers = scene.points * 1.01, np.empty((0, 3)) if scene.strangers is None else scene.strangers
+    traces = [
+        go.Surface(x=grid[..., 0], y=grid[..., 1], z=grid[..., 2], surfacecolor=np.zeros(grid.shape[:2]),
+                   cmin=0, cmax=count + 1, colorscale=_cap_colorscale(count), showscale=False, opacity=0.9,
+                   hoverinfo="skip", name="margin caps"),
+        go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers", name="embeddings",
+                     marker={"size": 2, "color": [_rgb(colors[c]) for c in scene.point_labels]}),
+        go.Scatter3d(x=[], y=[], z=[], mode="markers", name="violators",
+                     marker={"size": 4, "color": "red", "symbol": "x"}),
+        go.Scatter3d(x=1.02 * strangers[:, 0], y=1.02 * strangers[:, 1], z=1.02 * strangers[:, 2],
+                     mode="markers", name="strangers", marker={"size": 3, "color": "black"}),
+    ]  # fmt: skip
+    for c, w in enumerate(scene.weight * 1.25):
+        traces.append(go.Scatter3d(x=[0, w[0]], y=[0, w[1]], z=[0, w[2]], mode="lines+markers",
+                                   line={"color": _rgb(colors[c]), "width": 6}, marker={"size": [0, 5]},
+                                   name=f"W{c}", showlegend=False))  # fmt: skip
+    figure = (go.FigureWidget if figure_widget else go.Figure)(data=traces)
+    figure.update_layout(scene={"aspectmode": "cube"}, margin={"l": 0, "r": 0, "t": 40, "b": 0}, height=520)
+    return figure
+
+
+def update_sphere_figure(figure, scene, frame, *, show_strangers: bool = True) -> None:
+    """Recolour the caps, move the violator markers, show or hide the strangers, in place."""
+    bad = scene.points[frame.violating[scene.shown]] * 1.01
+    with figure.batch_update():
+        figure.data[0].surfacecolor = frame.caps + 1.5
+        figure.data[2].update(x=bad[:, 0], y=bad[:, 1], z=bad[:, 2])
+        figure.data[3].visible = show_strangers
+        figure.layout.title = frame.title
