@@ -54,8 +54,7 @@ def trained_embeddings(
     model = EmbeddingNet(embedding_dim=2)
     head = build_loss(loss, embedding_dim=2, num_classes=10, **head_params(loss, m=m, s=s))
     batch_size = min(128, limit)
-    warmup = epochs * (limit // batch_size) // 2
-    fit(model, head, images, labels, epochs=epochs, batch_size=batch_size, margin_warmup=warmup, seed=seed,
+    fit(model, head, images, labels, epochs=epochs, batch_size=batch_size, margin_warmup=0.5, seed=seed,
         progress=progress)  # fmt: skip
     result = (embed(model, images).double().numpy(), labels.numpy(), head.weight.detach().double().numpy())
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -47,6 +47,7 @@ from minifacenet.explorer import MarginExplorer, violation_mask
 from minifacenet.losses import ArcFace
 from minifacenet.metrics import accuracy
 from minifacenet.models import EmbeddingNet
+from minifacenet.openset import SEEN_DIGITS
 from minifacenet.train import embed, fit, predict, seed_everything
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
@@ -195,7 +196,7 @@ if TRAINED_MODE:
 # known classes? Toggle them with the checkbox; move $m$ to see which gaps they fall in.
 
 # %%
-SEEN = 7  # digits 0..6 are trained on; 7, 8, 9 are strangers
+SEEN = len(SEEN_DIGITS)  # digits 0..6 are trained on; 7, 8, 9 (openset.UNSEEN_DIGITS) are strangers
 SNAPSHOTS = 12  # how many snapshots over the training
 seen_train = train_labels < SEEN
 sample = torch.cat([torch.nonzero(test_labels < SEEN)[:700, 0], torch.nonzero(test_labels >= SEEN)[:300, 0]])
@@ -205,7 +206,7 @@ seed_everything(0)
 seen_model, seen_head = EmbeddingNet(embedding_dim=2), ArcFace(2, SEEN, s=10.0, m=0.2)
 steps = EPOCHS * (int(seen_train.sum()) // BATCH)
 seen_history = fit(seen_model, seen_head, train_images[seen_train], train_labels[seen_train], epochs=EPOCHS,
-                   batch_size=BATCH, lr=1e-2, margin_warmup=steps // 2,
+                   batch_size=BATCH, lr=1e-2, margin_warmup=0.5,
                    snapshot_every=max(1, steps // SNAPSHOTS), snapshot_images=test_images[sample])
 snapshots = seen_history["snapshots"]
 print(f"{len(snapshots)} snapshots, at steps {[snapshot['step'] for snapshot in snapshots]}")
