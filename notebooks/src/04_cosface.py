@@ -4,12 +4,10 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/04_cosface.ipynb)
 #
 # **What you will learn**
-# - CosFace's large margin cosine loss: subtract $m$ from the target cosine, $s(\cos\theta_y - m)$, with
-#   features and weights on the unit sphere and a fixed scale $s$.
-# - Why $s$ cannot be small (a bound that is necessary, not sufficient) and why $m$ cannot be large
-#   (in 2-D: $m \le 1 - \cos(2\pi/C)$).
-# - What the margin does to 2-D features (the paper's toy experiment, on the seen digits 0–6), and what it
-#   does for digits the network never saw (7, 8, 9): the course's open-set scoreboard gains its CosFace row.
+# - CosFace's loss: subtract $m$ from the target cosine, $s(\cos\theta_y - m)$.
+# - Why $s$ cannot be small and $m$ cannot be large.
+# - What the margin does to the seen digits 0–6, and what it does for the digits 7, 8, 9 the network never
+#   saw: CosFace's row of the open-set scoreboard.
 #
 # Previous: [03 · SphereFace](03_sphereface.ipynb) · Next: [05 · ArcFace](05_arcface.ipynb)
 
@@ -79,9 +77,8 @@ for ax, m in zip(axes, (0.0, 0.1, 0.2), strict=True):
 plt.show()
 
 # %% [markdown]
-# > **A common mix-up.** CosFace is the additive **cosine** margin: $\cos\theta_y - m$. ArcFace (notebook 05)
-# > is the additive **angular** margin: $\cos(\theta_y + m)$. Many blog posts swap the two names. A gap of $m$
-# > in cosine is not a gap of $m$ in angle (exercise 3).
+# > **A common mix-up.** CosFace is the additive **cosine** margin, $\cos\theta_y - m$; ArcFace (notebook 05)
+# > the additive **angular** margin, $\cos(\theta_y + m)$. Many blog posts swap the names.
 #
 # ## 2 · CosFace is one method
 #
@@ -119,19 +116,16 @@ print("MyCosFace equals minifacenet.losses.CosFace")
 # %% [markdown]
 # ## 3 · How large must $s$ be, how large may $m$ be?
 #
-# **A lower bound on $s$.** All logits lie in $[-s, s]$: with a small $s$ even a perfect feature
-# ($\cos\theta_y = 1$) cannot reach a high probability. If the other $C - 1$ class weights all sat at cosine
-# $-1/(C-1)$ from the feature (a regular simplex, possible when $C \le D + 1$), a target probability $P_W$
-# would need (CosFace paper, eq. 7; NormFace)
+# **A lower bound on $s$.** All logits lie in $[-s, s]$: with a small $s$ even a perfect feature cannot reach a
+# high probability. If the other $C - 1$ weights all sat at cosine $-1/(C-1)$ (a simplex, possible when
+# $C \le D + 1$), a target probability $P_W$ would need (CosFace, eq. 7)
 #
 # $$s \ \ge\ \frac{C-1}{C}\,\ln\frac{(C-1)\,P_W}{1-P_W}.$$
 #
-# This is **necessary, not sufficient**: any other arrangement puts some weights closer, and then the same $s$
-# reaches less.
+# This is **necessary, not sufficient**: any other arrangement puts some weights closer.
 #
-# **An upper bound on $m$ (2-D).** In 2-D, $C$ classes share one circle, neighbours at best $2\pi/C$ apart.
-# A feature exactly on its weight has $\cos\theta_y = 1$ and $\cos\theta_\text{neighbour} = \cos(2\pi/C)$;
-# even this best case satisfies the margin only if $m \le 1 - \cos(2\pi/C)$.
+# **An upper bound on $m$ (2-D).** On a circle, neighbours are at best $2\pi/C$ apart; a feature exactly on its
+# weight satisfies the margin only if $m \le 1 - \cos(2\pi/C)$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -141,15 +135,16 @@ for num_classes in (2, 7, 8, 10, 100, 10575):
           f" {cosface_margin_upper_bound(num_classes):16.3f}")
 
 # %% [markdown]
-# In 2-D the simplex is impossible for $C > 3$: the neighbours on the circle are much closer than
-# $-1/(C-1)$. The probability a perfect feature actually reaches at the bound's $s$, with $C$ weights evenly
-# spread on the circle:
+# In 2-D the simplex is impossible for $C > 3$. What a perfect feature reaches at the bound's $s$ with $C$
+# weights evenly spread on the circle:
 
 # %%
 # NBVAL_CHECK_OUTPUT
+from minifacenet.geometry import circle_points
+
 for num_classes in (7, 8, 10):
     s_bound = scale_lower_bound(num_classes, 0.9)
-    weight = viz.even_weights(num_classes)  # [C, 2], evenly spread unit vectors
+    weight = circle_points(2 * np.pi * np.arange(num_classes) / num_classes)  # [C, 2], evenly spread
     # cosines from W_0 (where the feature sits) to the other weights [C - 1]
     others = weight[1:] @ weight[0]
     reached = 1.0 / (1.0 + np.exp(s_bound * (others - 1.0)).sum())
@@ -172,9 +167,8 @@ ax_m.set(xlabel="number of classes C", ylabel="largest m", title="2-D features: 
 plt.show()
 
 # %% [markdown]
-# The probability of class 0 for a unit feature at angle $\varphi$ from $W_0$, 7 classes evenly spread:
-# at $s = 30$ with $m = 0.15$, without margin, and at the bound's $s$ (dotted), whose peak stays well below
-# 0.9. Right: where $(s, m)$ sits between the bounds.
+# $p(\text{class } 0)$ around the circle, 7 classes: at $s = 30$ with and without margin, and at the bound's
+# $s$ (dotted), which stays far below 0.9.
 
 # %%
 viz.plot_probability_vs_s(loss="cosface", m=0.15, s=30.0, num_classes=7)
@@ -183,12 +177,10 @@ plt.show()
 # %% [markdown]
 # ## 4 · The toy experiment: 7 digits, 2-D features, $m = 0, 0.15, 0.3$
 #
-# The CosFace paper (Fig. 4) trains 2-D features of 8 identities with growing $m$: the larger the margin,
-# the tighter each class. We train on the course's **seen** digits 0–6 (7, 8, 9 stay unseen, for
-# section 5) with $m = 0$ (plain normalised softmax), $0.15$ and $0.3$ (the bound for $C = 7$ is 0.377),
-# the margin warmed up from 0 over the first half of training. We take $s = 30$: with a large $s$ the loss
-# without margin is satisfied as soon as a sample is classified, while the margin keeps pulling.
-# Each setting is trained from several seeds, because one run of a 2-D toy is noisy.
+# The CosFace paper (Fig. 4) trains 2-D features of 8 identities: the larger $m$, the tighter each class. We
+# train on the **seen** digits 0–6 with $m = 0$, $0.15$, $0.3$ (bound: 0.377), warmed up over half of
+# training, at $s = 30$: with a large $s$ the loss without margin is satisfied once a sample is classified,
+# while the margin keeps pulling. Several seeds, because one 2-D run is noisy.
 
 # %%
 from IPython.display import Markdown, display
@@ -246,10 +238,8 @@ assert intra_by_margin[max(MARGINS)] < intra_by_margin[0.0], intra_by_margin
 assert max(MARGINS) <= cosface_margin_upper_bound(7)
 
 # %% [markdown]
-# The seen test digits on the unit circle (seed 0). Coloured arcs: where each class wins with the margin the
-# model was trained with; grey: the margin gaps; ringed: test digits that violate that margin. With
-# $m = 0$ there is no margin, so the ringed digits are simply misclassified. Right: how far the digits lie
-# from their class centre.
+# Seed 0 on the circle: coloured arcs where each class wins with its margin, grey gaps, ringed digits that
+# violate the margin (at $m = 0$ there is none: ringed means misclassified). Right: angles to the class centre.
 
 # %%
 fig, axes = plt.subplots(1, 4, figsize=(18, 4.9), constrained_layout=True)
@@ -271,16 +261,12 @@ axes[3].legend(loc="lower right")
 plt.show()
 
 # %% [markdown]
-# What the toy shows: the margin's grey gaps, and classes that tighten as $m$ grows (the table above, over
-# seeds). What it cannot show: 2-D leaves only $360°/7 \approx 51°$ per class, so the effect is a few degrees.
-#
 # ## 5 · Strangers: the digits 7, 8, 9
 #
-# Face recognition meets people the network never saw. Here the strangers are the digits 7, 8, 9: we embed
-# them with each toy model and score them by cosine (what CosFace trains for): verification over all pairs
-# (AUC, TAR at a false-accept rate of 1 %), 1-NN against a gallery of 5 images per digit, clustering (NMI).
-# The margin changes the training of the seen classes only; whether that helps strangers is measured here,
-# as the difference to $m = 0$ **on the same seed**.
+# Face recognition meets people the network never saw; here, the digits 7, 8, 9. Each toy model embeds them,
+# scored by cosine (what CosFace trains for): verification over all pairs (AUC, TAR at 1 % false accepts),
+# 1-NN against a gallery of 5 images per digit, clustering (NMI). Whether the margin helps strangers is the
+# difference to $m = 0$ **on the same seed**.
 
 # %%
 reports = {key: openset_report(run["strangers"], test_split.unseen_labels, metric="cosine")
@@ -295,14 +281,12 @@ for name, gap in paired_differences(tar, baseline="m = 0.0").items():
           f"(from {gap['min']:+.3f} to {gap['max']:+.3f}), higher on {gap['wins']} of {gap['pairs']} seeds")
 
 # %% [markdown]
-# Read the last lines, not the picture: a tighter seen class is not, by itself, a better place for a
-# stranger. In 2-D the seven seen digits already fill the circle, so a 7, an 8 or a 9 has to land inside
-# their sectors. Notebook 05 draws where they land.
+# A tighter seen class is not, by itself, a better place for a stranger: in 2-D the seen digits fill the
+# circle, and 7, 8, 9 must land inside their sectors (notebook 05 draws it).
 #
 # ## 6 · CosFace in 3-D, and the scoreboard
 #
-# With a third dimension there is room to spare. We train CosFace ($s = 10$, $m = 0.2$) on the seen digits
-# with 3-D features, look at the sphere, and add both CosFace rows to the course's open-set scoreboard.
+# With a third dimension there is room to spare: CosFace ($s = 10$, $m = 0.2$) on the seen digits, 3-D.
 
 # %%
 seed_everything(0)
@@ -327,8 +311,7 @@ fig.suptitle(f"CosFace m = 0.2, 3-D, seen digits 0-6: {summary}", fontsize=11)
 plt.show()
 
 # %% [markdown]
-# Rotatable (drag it): each class's margin cap in colour, gaps grey, crosses for test digits that violate
-# the margin.
+# Rotatable (drag it):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -336,8 +319,8 @@ viz.plot_sphere(embeddings3, seen_test_labels, head3.weight, loss="cosface", m=h
                 max_points=1500, resolution=30).show()
 
 # %% [markdown]
-# **The scoreboard.** One open-set row per loss of the course, on the unseen digits 7–9. Rows measured in
-# this session say *live*; the others come from the command-line runs (*reference*).
+# **The scoreboard**: one open-set row per loss, on the unseen digits (*live*: measured here; *reference*:
+# the command-line runs).
 
 # %%
 scoreboard = Scoreboard()
@@ -348,9 +331,8 @@ display(Markdown(scoreboard.markdown(upto="cosface")))
 # %% [markdown]
 # ## 7 · Interactive: the margin explorer
 #
-# The explorer shows the $m = 0.15$ toy model. Move **m** past the bound $1 - \cos(2\pi/7) = 0.377$ and
-# watch the coloured arcs vanish; move **s** and watch the probability curve (bottom right) sharpen; switch
-# the **loss** to see the same features through ArcFace's or SphereFace's margin.
+# The $m = 0.15$ toy model. Move **m** past $0.377$ and the arcs vanish; move **s** and the probability
+# curve sharpens; switch the **loss** to read the same features through another margin.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -360,15 +342,11 @@ MarginExplorer(head=toy[0.15, SEEDS[0]]["head"], embeddings=toy[0.15, SEEDS[0]][
 # %% [markdown]
 # ## What to remember
 #
-# - CosFace = normalised softmax with one method changed: the target cosine becomes $\cos\theta_y - m$, an
-#   additive **cosine** margin (ArcFace's is angular).
-# - $s$ must grow with the number of classes; $s \ge \frac{C-1}{C}\ln\frac{(C-1)P_W}{1-P_W}$ is necessary,
-#   not sufficient (it assumes a simplex; on a 2-D circle the same $s$ reaches far less). The paper's
-#   $s = 64$, $m = 0.35$ are for 10k identities in 512-D.
-# - In 2-D the margin is capped at $1 - \cos(2\pi/C)$ (0.377 for 7 digits, 0.19 for 10): use a small $m$ and
-#   warm it up from 0.
-# - The margin leaves empty gaps and tightens the seen classes; what it does for strangers is a separate
-#   measurement (section 5, the scoreboard).
+# - CosFace = normalised softmax with the target cosine $\cos\theta_y - m$: an additive **cosine** margin.
+# - The lower bound on $s$ is necessary, not sufficient; in 2-D, $m \le 1 - \cos(2\pi/C)$: keep $m$ small and
+#   warm it up.
+# - The margin opens gaps and tightens the seen classes; what it does for strangers is a separate
+#   measurement.
 
 # %% [markdown]
 # ## Going further
@@ -406,7 +384,8 @@ MarginExplorer(head=toy[0.15, SEEDS[0]]["head"], embeddings=toy[0.15, SEEDS[0]][
 #
 # ```python
 # from minifacenet.geometry import arc_lengths, make_head, margin_arcs
-# W = viz.even_weights(7)
+# from minifacenet.geometry import circle_points
+# W = circle_points(2 * np.pi * np.arange(7) / 7)   # 7 evenly spread unit vectors [7, 2]
 # for m in (0.3, 0.37, 0.376, 0.378):
 #     print(m, arc_lengths(margin_arcs(W, make_head("cosface", m=m, weight=W))).round(4))
 # print(cosface_margin_upper_bound(7))   # 0.3765: arcs exist below it, none above

@@ -4,13 +4,10 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/05_arcface.ipynb)
 #
 # **What you will learn**
-# - ArcFace's target logit $s\cos(\theta_y + m)$: a margin added to the *angle*, the same gap everywhere,
-#   unlike CosFace's margin on the cosine.
-# - What goes wrong when $\theta + m > \pi$, what `easy_margin` and the usual fix do about it, and where the
-#   NaNs of ArcFace implementations come from.
-# - Where digits the network never saw land on the circle, with and without a margin, and ArcFace's row of
-#   the open-set scoreboard.
-# - Going further: the combined margin $s(\cos(m_1\theta + m_2) - m_3)$ and ArcFace's angle statistics (Table 3).
+# - ArcFace's target logit $s\cos(\theta_y + m)$: a margin on the *angle*, the same gap everywhere.
+# - What goes wrong when $\theta + m > \pi$, and where ArcFace's NaNs come from.
+# - Where digits the network never saw land on the circle; ArcFace's row of the open-set scoreboard.
+# - Going further: the combined margin and ArcFace's angle statistics (Table 3).
 #
 # Previous: [04 · CosFace](04_cosface.ipynb) · Next: [06 · Faces](06_faces.ipynb)
 
@@ -76,10 +73,9 @@ print(f"fast mode: {FAST}")
 # | CosFace | $s(\cos\theta_y - m)$ | $\cos\theta_1 - m = \cos\theta_2$ |
 # | **ArcFace** | $s\cos(\theta_y + m)$ | $\theta_1 + m = \theta_2$ |
 #
-# A sample of class 1 must be **$m$ radians closer** to $W_1$ than to $W_2$, whatever the angles. CosFace asks
-# for a gap of $m$ in *cosine*, which is a wide angle near $0°$ and a narrow one near $90°$:
-# $\Delta\theta(\theta_1) = \arccos(\cos\theta_1 - m) - \theta_1$. The four decision margins in the angular
-# plane (ArcFace, Fig. 5; grey: neither class wins with margin):
+# A sample of class 1 must be **$m$ radians closer** to $W_1$ than to $W_2$, whatever the angles; CosFace's gap
+# in *cosine* is a wide angle near $0°$, a narrow one near $90°$. The decision margins in the angular plane
+# (ArcFace, Fig. 5; grey: neither class wins with margin):
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(10, 10), constrained_layout=True)
@@ -98,14 +94,14 @@ for degrees in (1, 30, 60, 80, 90, 120):
     print(f"theta1 = {degrees:3d} deg: CosFace gap {gap:5.1f} deg, ArcFace gap {math.degrees(m_demo):5.1f} deg")
 
 # %% [markdown]
-# > **A common mix-up.** The margin exists **only at training time**. At test time there are no classes to
-# > give a margin to: an ArcFace network is used by the cosine between two embeddings, exactly like a
-# > NormFace network. The margin changes where training puts the features, not how they are compared.
+# > **A common mix-up.** The margin exists **only at training time**. At test time an ArcFace network is used
+# > by the cosine between two embeddings, like any other: the margin changes where training puts the
+# > features, not how they are compared.
 #
 # ## 2 · ArcFace is one method
 #
-# Notebook 04 wrote CosFace as `NormFace` with `target_cosine(cos) = cos - m`. ArcFace changes that same
-# method: take the angle back with $\arccos$, add $m$, take the cosine.
+# CosFace (04) changed `target_cosine(cos)` to `cos - m`; ArcFace takes the angle back with $\arccos$, adds $m$,
+# takes the cosine.
 
 # %%
 class MyArcFace(CosFace):
@@ -119,8 +115,7 @@ class MyArcFace(CosFace):
 
 
 # %% [markdown]
-# Checked against the library's `ArcFace` (float64, so that the check measures the formula and not
-# round-off). Samples with $\theta_y + m \le \pi$ must agree exactly; section 3 is about the others.
+# Checked against the library's `ArcFace` (float64) where $\theta_y + m \le \pi$; section 3 is about the others.
 
 # %%
 seed_everything(0)
@@ -139,13 +134,11 @@ print(f"equal on the {int(ok.sum())} samples with theta + m <= pi; {int((~ok).su
 # %% [markdown]
 # ## 3 · When $\theta + m > \pi$: `easy_margin` and the fix
 #
-# The target logit must *fall* as $\theta$ grows. $\cos(\theta + m)$ falls only until $\theta + m = \pi$, then
-# **rises** (dotted curve): a sample pointing away from its class would be rewarded for moving further away.
-# Two answers, both in insightface's code:
+# The target logit must *fall* as $\theta$ grows. $\cos(\theta + m)$ **rises** past $\theta + m = \pi$ (dotted
+# curve): a sample would be rewarded for moving further from its class. Two answers from insightface:
 #
 # * the **fix** (the library's default): past $\theta = \pi - m$ use $\cos\theta - m\sin m$, which keeps
-#   falling (it starts a little below $-1$, so the solid curve steps down there). In code: `th = cos(π − m)`,
-#   `mm = m·sin m`, `where(cos > th, cos(θ + m), cos − mm)`;
+#   falling (`th = cos(π − m)`, `mm = m·sin m`, `where(cos > th, cos(θ + m), cos − mm)`);
 # * **`easy_margin`**: the margin only where $\theta < 90°$, plain $\cos\theta$ beyond. This curve is **not
 #   monotone**: at $90°$ it jumps *up*, from $\cos(90° + m) = -\sin m$ to $\cos 90° = 0$, and past $90°$ the
 #   hard samples get no margin at all.
@@ -200,10 +193,9 @@ print("MyArcFaceFixed equals minifacenet.losses.ArcFace on all 512 samples, with
 # %% [markdown]
 # ### Where NaN comes from
 #
-# The most-asked question about ArcFace code. Two things go wrong at $|\cos\theta| = 1$: in float32 the
-# cosine of two unit vectors can round *above* 1, where $\arccos$ is NaN; and exactly at $\pm 1$ the
-# derivative of $\arccos c$ (or of $\sin\theta = \sqrt{1 - c^2}$) is $\mp 1/\sqrt{1 - c^2}$, infinite. One
-# infinite gradient turns every weight into NaN at the next step.
+# In float32 the cosine of two unit vectors can round *above* 1, where $\arccos$ is NaN; and at $\pm 1$ the
+# derivative of $\arccos c$ (or of $\sqrt{1 - c^2}$) is infinite. One infinite gradient turns every weight
+# into NaN at the next step.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -227,16 +219,13 @@ print("library:       gradient at cos = +1, -1, 1 + 2e-7:", [round(v, 4) for v i
 assert torch.isfinite(cos.grad).all()
 
 # %% [markdown]
-# The clamp keeps the square root (or $\arccos$) away from its infinite slope; `torch.where` differentiates
-# *both* branches, so the clamp is needed even where the other branch is chosen. The $\theta + m > \pi$ fix
-# keeps the gradient's *sign* right past $\pi - m$.
+# The clamp keeps $\sqrt{\ }$ or $\arccos$ off its infinite slope (`torch.where` differentiates *both*
+# branches, so it is needed everywhere); the $\theta + m > \pi$ fix keeps the gradient's *sign* right.
 #
 # ## 4 · Training ArcFace on the seen digits, 2-D features
 #
-# We train on the digits 0–6 and keep 7, 8, 9 as strangers. With two dimensions the seven classes share one
-# circle, about $51°$ each; ArcFace's margin must stay below $2\pi/7$ (exercise 3), and in practice much
-# less: $s = 10$, $m = 0.2$ rad ($11.5°$), warmed up from 0 over the first half of training. For comparison,
-# the same network, data and seed with $m = 0$ (the normalised softmax).
+# Digits 0–6 for training, 7, 8, 9 kept as strangers. Seven classes share the circle, about $51°$ each: $s = 10$,
+# $m = 0.2$ rad, warmed up over half of training; and, for comparison, the same seed with $m = 0$.
 
 # %%
 from IPython.display import Markdown, display
@@ -280,13 +269,12 @@ for m, run in models.items():
 head, test_embeddings = models[MARGIN]["head"], models[MARGIN]["seen"]
 
 # %% [markdown]
-# The printed lines are the lesson's measurement. Seen-digit accuracy is the secondary number; the open-set
-# line (AUC, TAR@FAR, gallery 1-NN, NMI on 7, 8, 9, scored by cosine) is what a face system needs.
+# Seen-digit accuracy is the secondary number; the open-set line (on 7, 8, 9, by cosine) is what a face
+# system needs.
 #
 # ## 5 · Where do strangers land?
 #
-# Each panel: the seen test digits in colour on the unit circle, each class's margin arc (the arc where it
-# wins **with** the margin the model trained with), grey gaps, and the unseen digits 7, 8, 9 in **black**.
+# Seen test digits in colour, each class's margin arc, grey gaps, and the unseen 7, 8, 9 in **black**.
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 6.5), constrained_layout=True)
@@ -300,16 +288,18 @@ for ax, (m, run) in zip(axes, models.items(), strict=True):
     detail = f"{wrong} seen digits misclassified (no margin)" if m == 0 else ax.get_title().split(": ", 1)[-1]
     ax.set_title(f"ArcFace trained with m = {m}; black: unseen 7, 8, 9\n{detail}", fontsize=10)
 plt.show()
+# which seen digit's region each stranger falls in (the head's prediction, no margin)
+for m, run in models.items():
+    nearest = predict(run["head"], run["strangers"])  # [N_unseen] seen class 0..6
+    where = [f"{digit} -> {int(nearest[test_split.unseen_labels == digit].mode().values)}" for digit in (7, 8, 9)]
+    print(f"m = {m}: most common seen region of each unseen digit: {', '.join(where)}")
 
 # %% [markdown]
-# The circle has no room left: every stranger lands in some seen digit's sector, a 7 often next to the 1s,
-# a 9 next to the 4s. A stranger is told apart from another only by *where inside* those sectors it falls.
-# The margin empties the grey gaps of seen digits; whether strangers use the room is what the two
-# open-set lines above measure (one seed: compare them as a single paired run, not as a verdict).
+# The circle has no room left: every stranger lands in some seen digit's region (the printed lines say which).
+# The margin empties the grey gaps of seen digits; whether strangers gain from it is what the two open-set
+# lines above measure (one seed: a single paired run, not a verdict).
 #
-# The explorer reuses the $m = 0.2$ model, strangers included (checkbox). Move **m** and watch the arcs and
-# the ringed violators; switch the **loss** to compare CosFace's and SphereFace's regions. Nothing is
-# retrained: the cosines are computed once and only the margin is re-applied.
+# The explorer shows the $m = 0.2$ model with its strangers (checkbox); nothing is retrained as you move **m**.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -318,8 +308,7 @@ explorer = MarginExplorer(head=head, embeddings=test_embeddings, labels=seen_tes
 explorer
 
 # %% [markdown]
-# **The scoreboard** gains ArcFace's row (2-D, $m = 0.2$): the course's losses side by side on the same
-# unseen digits.
+# **The scoreboard** gains ArcFace's row (2-D, $m = 0.2$).
 
 # %%
 scoreboard = Scoreboard()
@@ -329,13 +318,10 @@ display(Markdown(scoreboard.markdown(upto="arcface")))
 # %% [markdown]
 # ## What to remember
 #
-# - ArcFace = CosFace with one method changed: the target cosine becomes $\cos(\theta_y + m)$, a margin of
-#   $m$ radians in **angle**, the same at every angle; only during training.
-# - $\cos(\theta + m)$ turns back up past $\theta = \pi - m$; the library continues with $\cos\theta - m\sin m$
-#   (`th`, `mm` in insightface). `easy_margin` drops the margin past $90°$ and jumps up there.
+# - ArcFace's target cosine is $\cos(\theta_y + m)$: an additive **angular** margin, only during training.
+# - Past $\theta = \pi - m$ continue with $\cos\theta - m\sin m$; `easy_margin` jumps up at $90°$.
 # - NaN comes from $|\cos\theta| \ge 1$: clamp before $\arccos$ or $\sqrt{1 - c^2}$.
-# - In 2-D the seen classes fill the circle and strangers land inside their sectors; judge a margin by the
-#   open-set numbers, not by the picture of the seen digits.
+# - Strangers land inside the seen classes' regions: judge a margin by the open-set numbers.
 
 # %% [markdown]
 # ## Going further
@@ -520,8 +506,8 @@ assert stats["ArcFace"]["intra"] < stats["NormFace"]["intra"], stats
 #
 # ```python
 # from minifacenet.geometry import arc_lengths, make_head, margin_arcs
-# from minifacenet.viz import even_weights
-# W = even_weights(7)
+# from minifacenet.geometry import circle_points
+# W = circle_points(2 * np.pi * np.arange(7) / 7)   # 7 evenly spread unit vectors [7, 2]
 # for m in (0.3, 0.85, 0.89, 0.9):
 #     print(m, arc_lengths(margin_arcs(W, make_head("arcface", m=m, weight=W))).round(3))
 # ```

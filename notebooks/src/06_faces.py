@@ -4,14 +4,11 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/06_faces.ipynb)
 #
 # **What you will learn**
-# - The open-set protocol: train on some people, test on **other** people. A classifier's 30 outputs are
-#   useless for a 31st person; only the embedding carries over.
-# - How face verification is measured: all pairs, ROC, AUC, EER, **TAR@FAR** (the true-accept rate when
-#   only 1 % of impostors get in), the LFW k-fold threshold accuracy; each loss by the similarity it trains for.
-# - What every loss of the course (softmax, NormFace, contrastive, triplet, SphereFace, CosFace, ArcFace)
-#   does with real faces: 2-D pictures (ArcFace's Fig. 3), the faces scoreboard, and verdicts from paired
-#   per-fold differences.
-# - How to read the mistakes: the hardest false accepts and false rejects, as image pairs.
+# - The open-set protocol: train on some people, test on **other** people; only the embedding carries over.
+# - How face verification is measured: ROC, AUC, EER, **TAR@FAR**, each loss by the similarity it trains for.
+# - What every loss of the course does with real faces: ArcFace's Fig. 3, the faces scoreboard, and verdicts
+#   from paired per-fold differences.
+# - The hardest false accepts and false rejects, as image pairs.
 #
 # Previous: [05 · ArcFace](05_arcface.ipynb) · Next: [07 · Margin playground](07_margin_playground.ipynb)
 
@@ -59,8 +56,8 @@ print(f"fast mode: {FAST}")
 # changes of pose, expression, glasses and lighting. Tiny next to the papers' millions of photos, which
 # makes it a fair test of what a *loss* does when data is scarce. We shrink the photos to 32×32.
 #
-# **The open-set split.** The people, not the photos, are split: 4 folds of 10 people. Each fold trains on
-# 30 people and tests on the 10 others. A test pair is "same person?" about two strangers.
+# **The open-set split.** The *people* are split: each of 4 folds trains on 30 people and tests on the 10
+# others.
 
 # %%
 images, labels = faces.load_faces(resolution=32)  # [400, 1, 32, 32], identities [400]
@@ -106,11 +103,10 @@ plt.show()
 # %% [markdown]
 # ## 2 · The ArcFace toy: 8 people in 2-D, softmax against ArcFace (ArcFace, Fig. 3)
 #
-# ArcFace's Fig. 3 trains 2-D features of 8 identities with softmax and with ArcFace and draws them on the
-# circle: softmax leaves the classes side by side with no room between them, ArcFace opens gaps, since each
-# sample must be $m$ radians closer to its own weight than to any other (here $m = 0.3$, $s = 10$; 8 weights
-# are at best $0.79$ rad apart). Below, both sets of features projected onto the unit circle (only the
-# direction counts for the cosine); the lines are the class weights $W_j$.
+# ArcFace's Fig. 3 draws 2-D features of 8 identities on the circle: softmax leaves classes side by side,
+# ArcFace opens gaps, since each sample must be $m$ radians closer to its own weight than to any other
+# ($m = 0.3$, $s = 10$ here). Both are projected onto the circle (the cosine sees only directions); lines:
+# the class weights $W_j$.
 
 # %%
 import numpy as np
@@ -142,7 +138,7 @@ toy = {name: train_toy(name) for name in ("softmax", "arcface")}
 fig, axes = plt.subplots(1, 2, figsize=(11, 5.5), constrained_layout=True)
 for ax, name in zip(axes, ("softmax", "arcface"), strict=True):
     emb, weight, _ = toy[name]
-    viz.plot_embeddings(emb, toy_labels, weight=weight, ax=ax, normalize=True,
+    viz.plot_embeddings(emb, toy_labels, weight=weight, ax=ax, normalize=True, point_size=16,
                         title=f"{name}: 2-D features of 8 people, on the circle")
 plt.show()
 
@@ -158,17 +154,15 @@ print(f"ArcFace's classes are {tighter} than softmax's here (Intra); its weights
 assert toy["arcface"][2]["loss"][-1] < toy["arcface"][2]["loss"][0], "ArcFace did not learn"
 
 # %% [markdown]
-# Read the picture with the printed angles. Softmax's classes are narrow fans, but their weights point
-# wherever separating them was enough (a large W-EC) and neighbours touch; ArcFace puts each weight on its
-# class (a small W-EC) and spreads the classes around the circle with gaps. Whether ArcFace's classes are
-# also *tighter* than softmax's (the paper's claim, on 512-D features of 85k people) depends on the run on
-# 80 photos: the second-last line says which way it went here.
+# What the margin does reliably: it puts each class weight on its class (ArcFace's W-EC is small, softmax's
+# large: softmax's weights only need to separate, not to point at the class) and spreads the weights around
+# the circle. Whether ArcFace's classes are also *tighter* (the paper's claim, on 85k people) varies with
+# the run on 80 photos: the last line says which way it went here.
 #
 # ## 3 · Every loss, 2-D features
 #
-# The same 8 people with each loss of the course. The heads and the triplet loss are judged by direction,
-# so they are drawn on the circle; contrastive is trained (and scored) on the Euclidean distance, so it is
-# drawn as it is, and so is softmax, whose logits $W_j x$ also use the length.
+# The same 8 people with each loss: on the circle when judged by direction; as trained for contrastive
+# (Euclidean distance) and softmax (its logits $W_j x$ use the length).
 
 # %%
 for name in faces.FACE_LOSSES:
@@ -190,21 +184,14 @@ plt.show()
 # %% [markdown]
 # ## 4 · Measuring on strangers: verification, recognition, clustering
 #
-# For the 10 unseen people of a fold (100 photos) we embed every photo and score **every pair**:
-# $\binom{100}{2} = 4950$ pairs, 450 of the same person. Each loss is scored by the similarity it trains for:
-# the cosine for the heads and the triplet loss (it trains on normalised embeddings), minus the Euclidean
-# distance for contrastive.
+# The 10 strangers of a fold give $\binom{100}{2} = 4950$ photo pairs, 450 of the same person, each scored by
+# the similarity its loss trains for (cosine; the Euclidean distance for contrastive).
 #
-# - **ROC**: accept a pair when its similarity exceeds a threshold $t$; sweeping $t$ traces TAR (true
-#   accepts / same-person pairs) against FAR (false accepts / different-person pairs). **AUC** is the area
-#   under it; **EER** the rate where FAR = 1 − TAR.
-# - **TAR@FAR=1 %**: the threshold that lets in 1 % of impostor pairs, and the share of genuine pairs it
-#   accepts. Face systems are compared at such an operating point, a security choice.
-# - **Verification accuracy** (LFW protocol): threshold chosen on 9 folds of pairs, counted on the 10th.
-# - **1-NN accuracy** (each photo's nearest other photo is the same person), a gallery of one photo per
-#   person, and **NMI** of k-means clusters against the people.
-#
-# `minifacenet.metrics.verification` does the pair bookkeeping and hands the curve to scikit-learn:
+# - **ROC**: accept a pair above a threshold; sweeping it traces TAR (genuine pairs accepted) against FAR
+#   (impostor pairs accepted). **AUC**: the area under it; **EER**: where FAR = 1 − TAR.
+# - **TAR@FAR=1 %**: the genuine pairs accepted when 1 % of impostors get in, how face systems are compared.
+# - **Verification accuracy** (LFW): threshold chosen on 9 folds of pairs, counted on the 10th; **1-NN**
+#   against a gallery of one photo per person; **NMI** of k-means clusters.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -213,15 +200,13 @@ print(toy_verification["positives"], "same-person pairs,", toy_verification["neg
 print(sorted(k for k in toy_verification if k != "roc"))
 
 # %% [markdown]
-# > **A common mix-up.** Higher closed-set accuracy is not better face recognition. A classifier's accuracy
-# > on the people it trained on says nothing about the 10 strangers: what counts is how the embedding
-# > separates people it never saw, at a threshold that lets few impostors in.
+# > **A common mix-up.** Higher closed-set accuracy is not better face recognition: accuracy on the people a
+# > network trained on says nothing about strangers, seen only through the embedding and a threshold.
 #
-# ### The scoreboard on faces: every loss, unseen people
+# ### The scoreboard on faces
 #
-# Each loss trains a 128-D embedding from the same initial network on the same 30 people per fold, then
-# meets the 10 strangers. The first row, *untrained*, is that initial network with random weights: what any
-# loss adds over it was learned from other people's faces. The table shows the mean over folds.
+# Each loss trains a 128-D embedding from the same initial network on the same 30 people per fold; the mean
+# over folds on the 10 strangers. *untrained* is that initial network: a loss earns credit only above it.
 
 # %%
 table_config = replace(faces.FaceConfig(), epochs=TABLE_EPOCHS)
@@ -249,46 +234,42 @@ def mean_scores(loss_name):
 scoreboard = Scoreboard("faces", order=LOSSES, reference=None)
 scoreboard.clear()
 for name in LOSSES:
-    scoreboard.add(name, mean_scores(name), dim=table_config.embedding_dim, note=f"06: {TABLE_FOLDS} folds")
+    # the scores that exist for this loss (no W-EC without class weights: NaN is left out)
+    report = {key: value for key, value in mean_scores(name).items() if isinstance(value, str) or np.isfinite(value)}
+    scoreboard.add(name, report, dim=table_config.embedding_dim, note=f"06: mean of {TABLE_FOLDS} folds")
 display(Markdown(scoreboard.markdown()))
 
 # %% [markdown]
-# **Contrastive** now scores where 01 said it would: trained to pull same-person pairs together and push
-# others beyond a margin in Euclidean distance, it is scored by that distance (scored by cosine, it fell below
-# the untrained network).
+# **Contrastive** trains on the Euclidean distance between raw embeddings, so it is scored by that distance,
+# not by a cosine it never optimised.
 #
 # ### The verdict: each loss minus softmax on the same fold
 #
-# Folds differ in difficulty (which look-alikes share a fold moves every loss by 5–10 points), so a loss's
-# spread over folds says little about whether it beats softmax. The fair comparison is **paired**: each
-# loss minus softmax on the same fold, the same strangers.
+# Folds differ in difficulty, which inflates every loss's spread; the difference on the **same fold** (the same
+# strangers) cancels it.
 
 # %%
 print("loss minus softmax on the same fold, in points: mean (min .. max), folds where the loss is higher")
 for key in ("tar@far=0.01", "auc"):
     for name, gap in paired_differences(by_fold(key), baseline="softmax").items():
-        if name == "softmax":
+        if name in ("softmax", "untrained"):
             continue
         verdict = ("higher on every fold" if gap["min"] > 0 else "lower on every fold" if gap["max"] < 0
                    else "mixed: not settled by these folds")
-        print(f"{key:13s} {name:12s} {format_value(gap['mean'], factor=100):>6s} "
-              f"({format_value(gap['min'], factor=100)} .. {format_value(gap['max'], factor=100)}), "
-              f"{gap['wins']} of {gap['pairs']}: {verdict}")
+        print(f"{key:13s} {name:12s} {100 * gap['mean']:+6.1f} ({100 * gap['min']:+.1f} .. {100 * gap['max']:+.1f}),"
+              f" {gap['wins']} of {gap['pairs']}: {verdict}")
 # trained embeddings must beat the random network on strangers, in fast mode too
 auc = {name: mean_scores(name)["auc"] for name in LOSSES}
 assert auc["arcface"] > auc["untrained"], auc
 assert all(value > 0.6 for value in auc.values()), auc
 
 # %% [markdown]
-# With two folds, "higher on every fold" means twice: a direction, not proof. The README's faces table is
-# the same measurement on 8 folds (the 4-fold split of the people, done twice with different shuffles),
-# made by `python scripts/faces_table.py --repeats 2`, with the same paired differences; `docs/faces.md`
-# discusses what they show. With 30 training people there is little crowding for a margin to relieve.
+# With two folds, "every fold" means twice: a direction, not proof. The README's faces table makes the same
+# paired comparison on 8 folds (`python scripts/faces_table.py --repeats 2`; discussed in `docs/faces.md`).
 #
 # ### Overlaid ROC curves
 #
-# The FAR axis is logarithmic: the interesting part of a verification ROC is the left edge, where few
-# impostors get in. Each curve is the mean over folds of TAR at each FAR.
+# Log FAR axis: what matters is the left edge, where few impostors get in. Mean TAR over folds.
 
 # %%
 far_grid = np.logspace(-3, 0, 61)  # FAR from 0.1 % to 100 %
@@ -307,9 +288,8 @@ plt.show()
 # %% [markdown]
 # ### Angles: what the margin did to the training people (ArcFace, Table 3)
 #
-# On the 30 training people: W-EC (class weight to class centre), W-Inter (nearest other weight), Intra
-# (sample to class centre), Inter (nearest other centre), means over folds in degrees. On the 10 strangers
-# only Intra and Inter exist: they have no class weights. (Contrastive and triplet have no weights at all.)
+# Degrees, mean over folds: W-EC, W-Inter, Intra, Inter on the training people (`train_`), Intra and Inter on
+# the strangers, who have no class weights.
 
 # %%
 ANGLES = ("train_w_ec", "train_w_inter", "train_intra", "train_inter", "intra", "inter")
@@ -321,16 +301,15 @@ for name in faces.FACE_LOSSES:
 # %% [markdown]
 # ## 5 · The hardest mistakes
 #
-# At the EER threshold of ArcFace's first fold: the impostor pairs with the **highest** cosine (false
-# accepts) and the genuine pairs with the **lowest** (false rejects). Look for what fools the embedding:
-# glasses, a turned head, the lighting.
+# ArcFace, fold 0, at its EER threshold: the impostor pairs with the **highest** cosine and the genuine pairs
+# with the **lowest**. Look for glasses, a turned head, the lighting.
 
 # %%
 arcface_fold0 = next(r for r in results if r.loss == "arcface" and r.fold == 0)
 mistakes = hardest_pairs(arcface_fold0.test_embeddings, arcface_fold0.test_labels,
                          threshold=arcface_fold0.threshold, count=5)
 to_global = arcface_fold0.test_index  # positions among the fold's test photos -> photo numbers
-fig = plt.figure(figsize=(12, 5.2), constrained_layout=True)
+fig = plt.figure(figsize=(12, 4.6), constrained_layout=True)
 rows = fig.subfigures(2, 1)
 for row, kind in zip(rows, ("false_accepts", "false_rejects"), strict=True):
     row.suptitle(kind.replace("_", " "), fontsize=10)
@@ -346,13 +325,10 @@ plt.show()
 # %% [markdown]
 # ## What to remember
 #
-# - Open-set means split by **person**: the test people never appear in training, the classifier's outputs
-#   are thrown away, only the embedding and a threshold on its similarity remain.
-# - Compare face embeddings on all pairs: ROC with a log FAR axis, TAR at a low FAR, EER; each by the
-#   similarity the loss trains for.
-# - A random network already scores well above chance on 10 strangers; a loss earns credit only for what it
-#   adds over it.
-# - Compare two losses by their difference **on the same fold**, not by their spreads over folds.
+# - Open-set means split by **person**; only the embedding and a threshold on its similarity remain.
+# - Score all pairs (ROC, TAR at a low FAR), each loss by the similarity it trains for.
+# - A random network already scores well above chance; credit a loss only for what it adds.
+# - Compare two losses by their difference **on the same fold**, not by their spreads.
 
 # %% [markdown]
 # ## Going further: exercises

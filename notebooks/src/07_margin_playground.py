@@ -234,7 +234,9 @@ if TRAINED_MODE:
 # ```python
 # from minifacenet.geometry import scale_lower_bound
 # s_bound = scale_lower_bound(10, 0.9)                      # 3.955
-# others = viz.even_weights(10)[1:] @ viz.even_weights(10)[0]  # cosines to the other 9 weights
+# from minifacenet.geometry import circle_points
+# W = circle_points(2 * np.pi * np.arange(10) / 10)        # 10 evenly spread unit vectors [10, 2]
+# others = W[1:] @ W[0]                                    # cosines to the other 9 weights
 # print(s_bound, 1 / (1 + np.exp(s_bound * (others - 1)).sum()))   # 3.955  0.48
 # print(1 / (1 + np.exp(15.14 * (others - 1)).sum()))             # 0.90
 # ```
