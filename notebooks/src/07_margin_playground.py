@@ -77,7 +77,10 @@ print(f"fast mode: {FAST}")
 # | combined | ($m_1$, $m_2$, $m_3$) | $m_2$ (with the $m_1$, $m_3$ sliders below) | $\cos(m_1\theta_1 + m_2) - m_3 = \cos\theta_2$ |
 #
 # A sample **violates** the margin when its target logit, margin applied, does not beat every other logit.
-# It can still be classified correctly: at test time there is no margin.
+#
+# > **A common mix-up.** A violator is not an error. At test time there is no margin: a violator whose
+# > plain cosine is highest for its own class is classified correctly. Only at $m = 0$ (normalised softmax)
+# > are the violators exactly the misclassified samples.
 
 # %% [markdown]
 # ## One trained model
@@ -109,7 +112,8 @@ assert test_accuracy > (0.4 if FAST else 0.9), f"test accuracy {test_accuracy:.3
 # ## The same features under five margins (static)
 #
 # Each panel: the test digits on the unit circle, the arc where each class wins **with** the margin, grey
-# gaps that belong to no class, and red rings around the digits that violate that margin.
+# gaps that belong to no class, and rings around the digits that violate that margin (in the normalised
+# softmax panel, $m = 0$, there is no margin: the ringed digits are the misclassified ones).
 
 # %%
 VIEWS = [("normface", {"m": 0.0}), ("sphereface", {"m": 2}), ("cosface", {"m": 0.1}),
@@ -146,7 +150,7 @@ plt.show()
 # * **m1** and **m3** act on the combined margin (and draw its curve in the target-logit panel); they show
 #   when the loss is *combined*. **easy_margin** (shown for ArcFace) applies the margin only below $90°$.
 #
-# Top left: the circle with margin arcs and violators; top right: the raw 2-D features; bottom left: the
+# Top left: the circle with margin arcs and violators (ringed); top right: the raw 2-D features; bottom left: the
 # target logits; bottom right: the probability of class 0 around the circle at the current $s$ and $m$.
 # Nothing is retrained: the cosines are computed once and only the margin is re-applied. A fast drag draws
 # only the latest position (each drawing takes tens of milliseconds; older positions are dropped).
@@ -238,8 +242,10 @@ assert at_end < at_start, (at_start, at_end)
 # share = [violation_mask(embeddings, test_labels, head.weight, loss="arcface", m=m).mean() for m in margins]
 # print(margins[np.searchsorted(share, 0.5)])
 # ```
-# The features were trained with $m = 0.2$, so few digits violate $m = 0.2$ and half of them violate a
-# margin a little larger (about $0.3$–$0.4$ rad for the full-mode model; it depends on the run).
+# The features were trained with $m = 0.2$, so few digits violate $m = 0.2$. Read the counts printed under
+# the static panels (ArcFace violators at $m = 0, 0.2, 0.4, 0.6$): they grow slowly up to $0.4$ and then
+# fast, and half of the test digits violate a margin between the last two printed values ($0.4$ and $0.6$ rad
+# in the full-mode run; the code above finds it to 0.01).
 # </details>
 #
 # **2.** Set the loss to *combined* with $m_1 = 1$, $m_3 = 0$: the combined margin should be ArcFace. Compare the
@@ -260,15 +266,23 @@ assert at_end < at_start, (at_start, at_end)
 # </details>
 #
 # **3.** Move $s$ down to 2 on CosFace: the probability of class 0 never gets close to 1, even at $\varphi = 0$.
-# Which $s$ is needed for 10 classes to reach $P = 0.9$?
+# Which $s$ is needed for 10 classes to reach $P = 0.9$? Is the lower bound on $s$ enough here?
 #
 # <details><summary>Solution</summary>
 #
-# CosFace's bound: $s \ge \frac{C-1}{C}\ln\frac{(C-1)P}{1-P} = 0.9\ln 81 = 3.95$.
+# CosFace's bound: $s \ge \frac{C-1}{C}\ln\frac{(C-1)P}{1-P} = 0.9\ln 81 = 3.95$. It is **necessary, not
+# sufficient**: it assumes the other nine weights all at cosine $-1/9$ from the feature (a simplex, which
+# needs $D \ge 9$). On a 2-D circle the two neighbours sit at $\cos 36° = 0.81$, and at $s = 3.95$ a feature
+# exactly on its weight reaches only $P \approx 0.48$; $P = 0.9$ needs $s \approx 15$.
 #
 # ```python
 # from minifacenet.geometry import scale_lower_bound
-# print(scale_lower_bound(10, 0.9), scale_lower_bound(10, 0.99))   # 3.955  6.1
+# s_bound = scale_lower_bound(10, 0.9)                      # 3.955
+# from minifacenet.geometry import circle_points
+# W = circle_points(2 * np.pi * np.arange(10) / 10)        # 10 evenly spread unit vectors [10, 2]
+# others = W[1:] @ W[0]                                    # cosines to the other 9 weights
+# print(s_bound, 1 / (1 + np.exp(s_bound * (others - 1)).sum()))   # 3.955  0.48
+# print(1 / (1 + np.exp(15.14 * (others - 1)).sum()))             # 0.90
 # ```
 # </details>
 
@@ -279,5 +293,7 @@ assert at_end < at_start, (at_start, at_end)
 #   switching it only changes which samples count as violators.
 # - Every margin of this course is one formula, $s(\cos(m_1\theta + m_2) - m_3)$ (SphereFace with the feature
 #   norm as scale); the binary boundaries show their shapes: a ratio, a cosine gap, an angle gap.
-# - $s$ decides how sharp the class probability can get (lower bound from $C$ and $P$); $m$ decides how much
-#   room each class must leave (upper bound from $C$ and the dimension).
+# - $s$ decides how sharp the class probability can get (a lower bound from $C$ and $P$, necessary but not
+#   sufficient: it assumes a simplex the circle cannot hold); $m$ decides how much room each class must leave
+#   (an upper bound from $C$ and the dimension).
+# - A violator is not an error: the margin exists only during training.
