@@ -184,8 +184,9 @@ plt.show()
 
 # %%
 from IPython.display import Markdown, display
-from minifacenet.openset import Scoreboard, format_report, openset_report, paired_differences, split_by_class
 from torch.nn.functional import normalize
+
+from minifacenet.openset import Scoreboard, format_report, openset_report, paired_differences, split_by_class
 
 train_images, train_labels = mnist(train=True)
 test_images, test_labels = mnist(train=False)

@@ -229,6 +229,7 @@ assert torch.isfinite(cos.grad).all()
 
 # %%
 from IPython.display import Markdown, display
+
 from minifacenet.openset import Scoreboard, format_report, openset_report, split_by_class
 
 train_images, train_labels = mnist(train=True)

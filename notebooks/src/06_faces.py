@@ -117,9 +117,9 @@ plt.show()
 
 # %%
 import numpy as np
-from minifacenet.openset import Scoreboard, format_value, paired_differences
 
 from minifacenet import viz
+from minifacenet.openset import Scoreboard, format_value, paired_differences
 
 eight = torch.isin(labels, torch.arange(8))  # people 0..7, all 10 photos each
 toy_images, toy_labels = images[eight], labels[eight]
