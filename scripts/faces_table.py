@@ -91,7 +91,9 @@ def train_all(args) -> dict:
         results = list(pool.map(run_one, tasks))
     return {
         "config": config_dict(config),
-        "loss_params": {name: faces.LOSS_PARAMS[name] for name in args.losses if name in faces.LOSS_PARAMS},
+        "loss_params": {
+            name: faces.FACE_LOSS_SETTINGS[name] for name in args.losses if name in faces.FACE_LOSS_SETTINGS
+        },
         "metrics": {r.loss: r.metric for r in results},
         "splits": [{"fold": s.fold, "test_identities": s.test_identities} for s in splits],
         "folds": [{"loss": r.loss, "fold": r.fold, "scores": r.scores} for r in results],

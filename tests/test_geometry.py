@@ -17,7 +17,7 @@ from minifacenet.explorer.margins import (
     circle_points,
     compute_frame,
     cosface_margin_upper_bound,
-    head_params,
+    head_arguments,
     margin_arcs,
     probability_around_circle,
     region_labels,
@@ -228,7 +228,7 @@ def test_scale_lower_bound_formula():
 
 def test_bad_input_names_the_fix():
     with pytest.raises(ValueError, match="choose one of"):
-        head_params("softmaxx", m=0.1)
+        head_arguments("softmaxx", m=0.1)
     with pytest.raises(ValueError, match="share D"):
         CosineCache.build(np.zeros((4, 3)), np.zeros(4, dtype=int), np.eye(2))
     with pytest.raises(ValueError, match=r"lie in \[0, 2\)"):
