@@ -35,6 +35,7 @@ from torch import nn
 
 from . import losses
 from .metrics import equal_error_rate, knn_accuracy, tar_at_far, threshold_accuracy
+from .tensors import to_numpy
 
 SEEN_DIGITS = (0, 1, 2, 3, 4, 5, 6)
 UNSEEN_DIGITS = (7, 8, 9)
@@ -107,8 +108,8 @@ def similarity_matrix(embeddings: np.ndarray, *, metric: str) -> np.ndarray:
 
 def _as_arrays(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     """float64 ``[N, D]`` embeddings and ``[N]`` labels; a ValueError says what is wrong."""
-    x = torch.as_tensor(embeddings).detach().cpu().double().numpy()
-    y = torch.as_tensor(labels).detach().cpu().numpy().ravel()
+    x = to_numpy(embeddings, dtype=np.float64)
+    y = to_numpy(labels).ravel()
     if x.ndim != 2 or len(x) != len(y):
         raise ValueError(f"need embeddings [N, D] and labels [N], got {x.shape} and {y.shape}")
     if not np.isfinite(x).all():

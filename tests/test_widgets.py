@@ -12,6 +12,7 @@ from test_geometry import brute_force_violations
 from minifacenet import widgets
 from minifacenet.data import DataError
 from minifacenet.explorer import MarginExplorer as PackageExplorer
+from minifacenet.explorer import cache as explorer_cache
 from minifacenet.explorer.margins import synthetic_2d
 from minifacenet.losses import ArcFace, Softmax, SphereFace
 
@@ -274,9 +275,11 @@ def test_trained_embeddings_train_once_then_read_the_cache(tmp_path):
     np.testing.assert_array_equal(first[0], again[0])
 
 
-def test_trained_cache_files_are_named_with_the_recipe_version(tmp_path):
-    """A model cached before a recipe change must not be shown after it."""
-    path = widgets.trained_path(loss="arcface", m=0.2, s=10.0, limit=2000, epochs=4, seed=0, folder=tmp_path)
-    assert path.name.startswith(f"v{widgets.RECIPE_VERSION}-arcface-m0.200-")
-    old = tmp_path / "arcface-m0.200-s10-n2000-e4-seed0.npz"  # the name before versions
-    assert path != old
+def test_trained_cache_files_are_named_with_the_recipe_version(tmp_path, monkeypatch):
+    """A model cached before a recipe change must not be shown after it, nor one of another m."""
+    setting = {"loss": "arcface", "s": 10.0, "limit": 2000, "epochs": 4, "seed": 0, "folder": tmp_path}
+    path = widgets.trained_path(m=0.2, **setting)
+    assert path.parent == tmp_path and path.name.startswith(f"v{widgets.RECIPE_VERSION}-arcface-m0.200-")
+    assert widgets.trained_path(m=0.3, **setting) != path
+    monkeypatch.setattr(explorer_cache, "RECIPE_VERSION", widgets.RECIPE_VERSION + 1)
+    assert widgets.trained_path(m=0.2, **setting) != path
