@@ -32,7 +32,7 @@ from torchvision.transforms import v2
 from . import openset, train
 from .data import olivetti
 from .losses import build_loss
-from .metrics import angle_statistics, equal_error_rate, knn_accuracy
+from .metrics import angle_statistics, equal_error_rate, gallery_split, knn_accuracy
 from .models import EmbeddingNet
 from .train import embed, fit
 
@@ -248,7 +248,7 @@ def fold_scores(embeddings: torch.Tensor, labels: torch.Tensor, *, metric: str) 
     similarity = openset.similarity_matrix(x, metric=metric)
     np.fill_diagonal(similarity, -np.inf)
     scores["knn_accuracy"] = float((y[similarity.argmax(1)] == y).mean())
-    gallery, probes = openset.gallery_split(y, gallery_per_class=1)
+    gallery, probes = gallery_split(y, gallery_per_class=1)
     scores["gallery_accuracy"] = knn_accuracy(x[gallery], y[gallery], x[probes], y[probes], metric=metric)
     scores.update(openset.open_clustering(x, y, metric=metric))
     return scores, {"fpr": fpr, "tpr": tpr}, equal_error_rate(fpr, tpr, thresholds)[1]

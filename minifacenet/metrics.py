@@ -234,16 +234,15 @@ def recognition(embeddings, labels, *, gallery_per_class: int = 1, seed: int = 0
     similarity = cosine_similarity(x)
     np.fill_diagonal(similarity, -np.inf)
     knn = accuracy(y[similarity.argmax(1)], y)
-    gallery = _gallery_index(y, gallery_per_class=gallery_per_class, seed=seed)
-    probes = np.setdiff1d(np.arange(len(y)), gallery)
-    if len(probes) == 0:
-        raise ValueError("no probes left: every image is in the gallery; lower gallery_per_class")
+    gallery, probes = gallery_split(y, gallery_per_class=gallery_per_class, seed=seed)
     cosine_knn = KNeighborsClassifier(n_neighbors=1, metric="cosine").fit(x[gallery], y[gallery])
     return {"knn_accuracy": knn, "gallery_accuracy": accuracy(cosine_knn.predict(x[probes]), y[probes])}
 
 
-def _gallery_index(y: np.ndarray, *, gallery_per_class: int, seed: int) -> np.ndarray:
-    """``gallery_per_class`` random indices of each identity."""
+def gallery_split(labels, *, gallery_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(gallery, probes)`` sorted indices: ``gallery_per_class`` random images of each identity
+    enrolled, every other image a probe (each identity keeps at least one)."""
+    y = to_numpy(labels).ravel()
     rng = np.random.default_rng(seed)
     picks = []
     for identity in np.unique(y):
@@ -254,7 +253,8 @@ def _gallery_index(y: np.ndarray, *, gallery_per_class: int, seed: int) -> np.nd
                 f"{gallery_per_class} so that it also has a probe"
             )
         picks.append(rng.choice(members, gallery_per_class, replace=False))
-    return np.sort(np.concatenate(picks))
+    gallery = np.sort(np.concatenate(picks))
+    return gallery, np.setdiff1d(np.arange(len(y)), gallery)
 
 
 # --------------------------------------------------------------------------- clustering

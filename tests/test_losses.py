@@ -140,21 +140,14 @@ def test_fixed_scale_heads_match_hand_formulas(case, dtype):
     cls, params, target = FIXED_SCALE_CASES[case]
     embeddings, weight, labels = placed(dtype)
     head = make_head(cls, weight, **params)
-    expected = hand_logits(target, [params["s"]] * len(LABELS))
+    scales = [params["s"]] * len(LABELS)
+    expected = hand_logits(target, scales)
     logits = head.logits(embeddings, labels)
     assert logits.dtype == dtype and logits.shape == (6, 2)
     assert_close(logits, expected, dtype)
     assert_close(head(embeddings, labels), hand_cross_entropy(expected, LABELS), dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", list(FIXED_SCALE_CASES))
-def test_test_time_logits_have_no_margin(case, dtype):
-    cls, params, _ = FIXED_SCALE_CASES[case]
-    embeddings, weight, _ = placed(dtype)
-    head = make_head(cls, weight, **params)
-    expected = hand_logits(math.cos, [params["s"]] * len(LABELS), with_labels=False)
-    assert_close(head.logits(embeddings), expected, dtype)
+    # test time: s cos(theta), no margin
+    assert_close(head.logits(embeddings), hand_logits(math.cos, scales, with_labels=False), dtype)
 
 
 def test_the_placed_angles_reach_the_arcface_fallback_region():
@@ -304,11 +297,11 @@ def pml_head(pml_cls, weight: torch.Tensor, **params):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(("m", "s"), [(0.5, 64.0), (0.2, 10.0), (1.2, 5.0)])
 def test_arcface_matches_pytorch_metric_learning(m, s, seed):
-    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
     embeddings, labels, weight = random_batch(seed=seed)
     ours = make_head(losses.ArcFace, weight, s=s, m=m)
     # PML's ArcFace margin is in degrees; its default reducer is the mean over samples
-    theirs = pml_head(losses.ArcFaceLoss, weight, margin=math.degrees(m), scale=s)
+    theirs = pml_head(pml_losses.ArcFaceLoss, weight, margin=math.degrees(m), scale=s)
     torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(ours.logits(embeddings), theirs.get_logits(embeddings), rtol=1e-9, atol=1e-9)
 
@@ -316,20 +309,20 @@ def test_arcface_matches_pytorch_metric_learning(m, s, seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(("m", "s"), [(0.35, 64.0), (0.1, 10.0)])
 def test_cosface_matches_pytorch_metric_learning(m, s, seed):
-    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
     embeddings, labels, weight = random_batch(seed=seed)
     ours = make_head(losses.CosFace, weight, s=s, m=m)
-    theirs = pml_head(losses.CosFaceLoss, weight, margin=m, scale=s)
+    theirs = pml_head(pml_losses.CosFaceLoss, weight, margin=m, scale=s)
     torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 def test_sphereface_without_annealing_matches_pytorch_metric_learning(m):
-    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
     embeddings, labels, weight = random_batch(seed=m)
     ours = make_head(losses.SphereFace, weight, m=m)
     ours.lamb = 0.0  # PML's SphereFaceLoss has no lambda annealing
-    theirs = pml_head(losses.SphereFaceLoss, weight, margin=m, scale=1)
+    theirs = pml_head(pml_losses.SphereFaceLoss, weight, margin=m, scale=1)
     torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
 
 
@@ -653,14 +646,15 @@ def test_semi_hard_triplet_matches_pytorch_metric_learning(seed, squared, power)
     default) our squared=False. Its AvgNonZeroReducer averages the positive losses, which
     for semi-hard triplets are all of them."""
     pytest.importorskip("pytorch_metric_learning")
-    from pytorch_metric_learning import losses, miners
+    from pytorch_metric_learning import losses as pml_losses
+    from pytorch_metric_learning import miners
     from pytorch_metric_learning.distances import LpDistance
 
     embeddings, labels = small_triplet_batch(seed, n=24)
     margin = 0.3
     distance = LpDistance(normalize_embeddings=True, p=2, power=power)
     miner = miners.TripletMarginMiner(margin=margin, type_of_triplets="semihard", distance=distance)
-    theirs = losses.TripletMarginLoss(margin=margin, distance=distance)
+    theirs = pml_losses.TripletMarginLoss(margin=margin, distance=distance)
     ours = losses.TripletLoss(margin, "semi-hard", squared=squared)
     their_triplets = miner(embeddings, labels)
     assert set(zip(*(i.tolist() for i in ours.mine(embeddings, labels)), strict=True)) == set(
