@@ -17,6 +17,7 @@ from .checkpoint import save_checkpoint
 from .metrics import accuracy, knn_accuracy
 from .models import EmbeddingNet
 from .train import TrainConfig, embed, fit, predict
+from .viz import plot_embeddings
 
 # The losses that ignore an option: giving it to them is an error, not a silent no-op.
 IGNORED_BY = {
@@ -254,8 +255,6 @@ def json_ready(value):
 
 
 def train(args) -> int:
-    from .viz import plot_embeddings
-
     train_x, train_y, test_x, test_y = split(args.dataset, args.data_root)
     if args.unseen_classes:
         # the split before --limit, so that a small subset keeps the full set's class numbers
