@@ -32,7 +32,9 @@ def explorer_for(checkpoint: Path, *, points: int) -> MarginExplorer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("checkpoint", type=Path, help="a 2-D checkpoint trained on the seen digits")
     parser.add_argument("--small", type=float, default=0.1, help="the small m")
     parser.add_argument("--large", type=float, default=0.5, help="the large m")
