@@ -320,13 +320,12 @@ class Scoreboard:
                 format_value(scores.get(key), factor=factor, decimals=decimals)
                 for key, _, factor, decimals in columns
             ]
-            source = (
-                "live (this machine)"
-                if row["source"] == "live"
-                else "reference" + (f": `{row['command']}`" if row.get("command") else "")
-            )
+            source = "live (this machine)" if row["source"] == "live" else "reference (CLI)"
             metric = scores.get("metric", row.get("metric", "–"))
             lines.append(
                 f"| {row['loss']} | {row['dim']} | {metric} | " + " | ".join(cells) + f" | {source} |"
             )
+        if any(row["source"] == "reference" for row in self.rows(upto=upto)):
+            note = "Reference rows: full-data CLI runs, 10 epochs (docs/results.md has each command)."
+            lines.append("\n" + note)
         return "\n".join(lines)

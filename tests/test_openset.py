@@ -220,11 +220,13 @@ def test_scoreboard_marks_live_and_reference_rows(tmp_path):
     x, y = noisy_classes()
     report = openset.openset_report(x, y, metric="euclidean")
     board.add("contrastive", report, dim=3)
-    rows = board.markdown().splitlines()[2:]
+    table = board.markdown()
+    assert table.endswith("(docs/results.md has each command).")
+    rows = [line for line in table.splitlines()[2:] if line.startswith("|")]
     assert [row.split(" | ")[0] for row in rows] == ["| softmax", "| contrastive", "| cosface"]
-    assert rows[0].count("–") == len(openset.REPORT_COLUMNS) and "reference: `python -m x`" in rows[0]
+    assert rows[0].count("–") == len(openset.REPORT_COLUMNS) and rows[0].endswith("| reference (CLI) |")
     assert "live" in rows[1] and f"{100 * report['auc']:.1f}" in rows[1] and "euclidean" in rows[1]
-    assert "| 90.0 |" in rows[2] and rows[2].endswith("| reference |")
+    assert "| 90.0 |" in rows[2] and rows[2].endswith("| reference (CLI) |")
     assert len(board.rows(upto="contrastive")) == 2
     # a later notebook reads the same live rows; measuring again replaces the row
     again = openset.Scoreboard(cache_dir=tmp_path / "runs", reference=reference)
