@@ -38,7 +38,7 @@ case "$job" in
     pins="$(python scripts/colab_pins.py)"
     if [ tests/colab_versions.json -nt "$colab_venv/.installed" ]; then
       # shellcheck disable=SC2086
-      "$colab_venv/bin/python" -m pip install --quiet --no-deps $pins ipython_genutils
+      "$colab_venv/bin/python" -m pip install --quiet --no-deps $pins ipython_genutils tenacity
       touch "$colab_venv/.installed"
     fi
     echo "$main_site" > "$colab_site/zz_main_venv.pth"
