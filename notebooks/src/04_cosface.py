@@ -330,13 +330,14 @@ display(Markdown(scoreboard.markdown(upto="cosface")))
 # %% [markdown]
 # ## 7 · Interactive: the margin explorer
 #
-# The $m = 0.15$ toy model. Move **m** past $0.377$ and the arcs vanish; move **s** and the probability
-# curve sharpens; switch the **loss** to read the same features through another margin.
+# The $m = 0.15$ toy model. Move **m** up and the arcs shrink, then vanish (near $0.377$, the bound for evenly
+# spread weights; the trained ones are not quite even); move **s** and the probability curve sharpens; switch the **loss** to read the same features through another margin; the checkbox shows
+# the strangers 7, 8, 9 in black.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 MarginExplorer(head=toy[0.15, SEEDS[0]]["head"], embeddings=toy[0.15, SEEDS[0]]["embeddings"],
-               labels=seen_test_labels)
+               labels=seen_test_labels, strangers=toy[0.15, SEEDS[0]]["strangers"])
 
 # %% [markdown]
 # ## What to remember

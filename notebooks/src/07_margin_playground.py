@@ -85,7 +85,7 @@ print(f"fast mode: {FAST}")
 # ## One trained model
 #
 # A 2-D ArcFace model ($s = 10$, $m = 0.2$, margin warmed up from 0) trained on the seen digits 0–6; the
-# digits 7, 8, 9 are **strangers** it never sees. Its features stay fixed for the rest of the notebook; every
+# digits 7, 8, 9 are **strangers** it never sees. Its features stay fixed; every
 # slider below only changes the margin through which we look at them.
 
 # %%
@@ -181,8 +181,8 @@ explorer.m_slider.value = head.m
 # %% [markdown]
 # ## During training, and where strangers land
 #
-# A third mode: `fit` can keep **snapshots** (every few steps, the class weights and the features of a fixed
-# set of images). The **snapshot** slider scrubs through them: watch the features migrate onto their arcs.
+# `fit` can keep **snapshots**: every few steps, the class weights and the features of a fixed set of
+# images. The **snapshot** slider scrubs through them: watch the features migrate onto their arcs.
 #
 # This model trains on the digits 0–6 only. The digits 7–9 ride along in the snapshots as **strangers**
 # (black dots, labelled −1). The question behind every margin: do the unseen classes land in the gaps the
