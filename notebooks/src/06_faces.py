@@ -355,8 +355,9 @@ plt.show()
 #
 # <details><summary>Solution</summary>
 #
-# It drops: fewer training identities means fewer directions the network has learned to tell apart, and
-# the strangers are now 20 (more impostor pairs that can collide). The embedding is learned *from the
+# It drops (measured with the full-mode settings: 56 % on the 2 folds of 20 strangers, against 69 % above with
+# 10): fewer training identities means fewer directions the network has learned to tell apart, and the
+# strangers are now 20 (more impostor pairs that can collide). The embedding is learned *from the
 # variety of people*, which is why the papers train on tens of thousands of them.
 #
 # ```python
@@ -379,8 +380,9 @@ plt.show()
 #     tar[f"m = {m}"] = {r.fold: r.scores["tar@far=0.01"] for r in runs}
 # print(paired_differences(tar, baseline="m = 0.0"))
 # ```
-# With 30 people and 300 photos the differences are a few points and not always of one sign: the margin
-# matters most when many classes compete for directions.
+# With 30 people and 300 photos the differences are a few points and not always of one sign (measured with the
+# full-mode settings: $m = 0.2$ adds 2.8 points on average, from −1.8 to +9.3; $m = 0.5$ adds 5.6, from −2.0
+# to +13.8, higher on 3 of the 4 folds): the margin matters most when many classes compete for directions.
 # </details>
 #
 # **3.** Enrol a gallery: `minifacenet.metrics.recognition(embeddings, labels, gallery_per_class=k)` keeps
