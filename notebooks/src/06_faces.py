@@ -223,6 +223,7 @@ table_splits = splits[:TABLE_FOLDS]
 results = [faces.untrained_fold(images, labels, split, config=table_config) for split in table_splits]
 results += faces.compare_losses(images, labels, table_splits, config=table_config)
 LOSSES = ("untrained", *faces.FACE_LOSSES)
+HEADS = ("softmax", "normface", "sphereface", "cosface", "arcface")  # the losses with class weights
 
 
 def by_fold(key):
@@ -249,10 +250,10 @@ for name in LOSSES:
 display(Markdown(scoreboard.markdown()))
 
 # %% [markdown]
-# **Contrastive** trains on the Euclidean distance between raw embeddings and is scored by that distance, so
-# the measure is not why it ends near the untrained network: with margin 1.0 it did not even separate its own
-# training people: their class centres end up no further apart than their photos are from them (the angle
-# table below, `train_inter` against `train_intra`), where every other loss puts them at least twice as far.
+# **Contrastive** trains on the Euclidean distance between raw embeddings and is scored by that distance; its
+# margin sets the scale the embeddings settle at, and MNIST's 1.0 left these 128-D embeddings' training people
+# barely apart, at the untrained network's level, so faces use 5 (`docs/faces.md`): above the untrained network
+# here, still far below the heads.
 #
 # ### The verdict: each loss minus softmax on the same fold
 #
@@ -273,6 +274,9 @@ for key in ("tar@far=0.01", "auc"):
 auc = {name: mean_scores(name)["auc"] for name in LOSSES}
 assert auc["arcface"] > auc["untrained"], auc
 assert all(value > 0.6 for value in auc.values()), auc
+if not FAST:  # what the cell above the verdict says of contrastive (margin 5), in the full run
+    tar = {name: mean_scores(name)["tar@far=0.01"] for name in LOSSES}
+    assert auc["contrastive"] > auc["untrained"] and tar["contrastive"] < min(tar[name] for name in HEADS), tar
 
 # %% [markdown]
 # With four folds, "every fold" means four times: a direction, not proof. The README's faces table makes the same
@@ -308,12 +312,6 @@ print(f"{'':12s}" + "".join(f"{key:>15s}" for key in ANGLES))
 for name in faces.FACE_LOSSES:
     means = mean_scores(name)
     print(f"{name:12s}" + "".join(f"{format_value(means[key]):>15s}" for key in ANGLES))
-# contrastive did not separate its own training people: centres no further apart than photos from centres
-contrastive_angles = mean_scores("contrastive")
-assert contrastive_angles["train_inter"] < contrastive_angles["train_intra"], contrastive_angles
-if not FAST:  # fast mode's few epochs leave every loss's training people close together
-    others = [mean_scores(name) for name in faces.FACE_LOSSES if name != "contrastive"]
-    assert all(means["train_inter"] > 2 * means["train_intra"] for means in others), others
 
 # %% [markdown]
 # ## 5 · The hardest mistakes
