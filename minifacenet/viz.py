@@ -174,8 +174,8 @@ def plot_probability_vs_s(*, loss: str = "cosface", m: float = 0.1, s: float = 1
 def plot_sphere(embeddings, labels, weight, *, loss: str = "arcface", m: float = 0.2, s: float = 10.0,
                 max_points: int = 3000, resolution: int = 60, strangers=None, **extra):  # fmt: skip
     """Figure 5 (plotly, rotatable): normalised 3-D embeddings on the sphere, class centres,
-    each class's margin cap (where it wins with margin), gaps grey, violators as red crosses,
-    strangers in black. Returns a ``go.Figure``."""
+    each class's margin cap (where it wins with margin), gaps grey, violators as black crosses,
+    strangers as black dots. Returns a ``go.Figure``."""
     scene = _sphere_scene(embeddings, labels, weight, strangers, max_points, resolution)
     frame = margins.compute_frame(scene, margins.Margin(loss=loss, m=m, s=s, **extra))
     figure = sphere_figure(scene)

@@ -17,6 +17,8 @@ from minifacenet.explorer.margins import (
     circle_points,
     compute_frame,
     cosface_margin_upper_bound,
+    describe,
+    has_margin,
     head_arguments,
     margin_arcs,
     probability_around_circle,
@@ -333,3 +335,23 @@ def test_snapshot_without_weights_uses_class_mean_directions():
     np.testing.assert_array_equal(known, embeddings[:3])
     with pytest.raises(ValueError, match="3 labels"):
         snapshot_data({"step": 5, "weights": None, "embeddings": embeddings}, labels[:3])
+
+
+@pytest.mark.parametrize(
+    ("margin", "expected"),
+    [
+        (Margin(loss="normface", m=0.3), False),
+        (Margin(loss="arcface", m=0.0), False),
+        (Margin(loss="cosface", m=0.0), False),
+        (Margin(loss="sphereface", m=1), False),
+        (Margin(loss="combined", m=0.0, m1=1.0, m3=0.0), False),
+        (Margin(loss="arcface", m=0.2), True),
+        (Margin(loss="sphereface", m=2), True),
+        (Margin(loss="combined", m=0.0, m1=1.0, m3=0.1), True),
+    ],
+)
+def test_a_title_without_a_margin_counts_misclassified_samples(margin, expected):
+    """Without a margin the 'violators' are the misclassified samples, and the title says so."""
+    assert has_margin(margin) is expected
+    line = describe(margin, 3, 10)
+    assert ("misclassified" in line) is not expected and ("violate the margin" in line) is expected

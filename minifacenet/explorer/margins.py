@@ -207,8 +207,24 @@ def margin_name(margin) -> str:
     return f"{names[margin.loss]} {setting}"
 
 
+def has_margin(margin) -> bool:
+    """Whether the margin changes the target logit at all (normalised softmax, m = 0,
+    SphereFace m = 1 and combined (1, 0, 0) do not)."""
+    margin = as_margin(margin)
+    if margin.loss == "normface":
+        return False
+    if margin.loss == "sphereface":
+        return round(margin.m) != 1
+    if margin.loss == "combined":
+        return (margin.m1, margin.m, margin.m3) != (1, 0, 0)
+    return margin.m != 0
+
+
 def describe(margin, count: int, total: int) -> str:
-    """One line: the loss with its margin, and how many samples violate it."""
+    """One line: the loss with its margin, and how many samples violate it (without a
+    margin, the samples that violate it are the misclassified ones, and it says so)."""
+    if not has_margin(margin):
+        return f"{margin_name(margin)}, no margin: {count} of {total} samples misclassified"
     return f"{margin_name(margin)}: {count} of {total} samples violate the margin"
 
 

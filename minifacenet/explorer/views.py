@@ -29,6 +29,7 @@ LOSS_LABELS = {
     "arcface-easy": "ArcFace, easy_margin",
     "combined": "combined margin",
 }
+VIOLATOR_COLOR = "black"  # violators: black rings (2-D) or crosses (3-D), never a class colour
 STRANGER_STYLE = {"marker": "o", "ms": 3.5, "color": "black", "ls": "none", "label": "strangers"}
 
 
@@ -42,9 +43,10 @@ def class_colors(num_classes: int) -> np.ndarray:
 
 
 def _violator_markers(ax):
-    """Red rings as one Line2D: its markers are rasterised once and stamped, far faster to
-    redraw for thousands of points than a scatter collection."""
-    return ax.plot([], [], "o", ms=4.7, mfc="none", mec="red", mew=0.9, ls="none", label="violates")[0]
+    """Black rings (no class colour: red is digit 3's in tab10) as one Line2D: its markers are
+    rasterised once and stamped, far faster to redraw for thousands of points than a scatter."""
+    ring = {"marker": "o", "ms": 4.7, "mfc": "none", "mec": VIOLATOR_COLOR, "mew": 0.8, "ls": "none"}
+    return ax.plot([], [], label="violates", **ring)[0]
 
 
 # --------------------------------------------------------------------------- 2-D panels
@@ -87,7 +89,7 @@ class CircleView:
 
 class RawView:
     """The embeddings as the network outputs them (not normalised), class-weight directions
-    drawn to the 95th-percentile norm, violators ringed in red."""
+    drawn to the 95th-percentile norm, violators ringed."""
 
     def __init__(self, ax, scene):
         self.ax, self.scene = ax, scene
@@ -225,7 +227,7 @@ class CircleDashboard:
         self.probability = ProbabilityView(axes[1, 1], degrees, s_min=scene.s_min, m_max=m_max,
                                            num_classes=len(scene.weight))  # fmt: skip
         # titles stay fixed (text is slow to render); the widget's label says loss, m, s
-        axes[0, 0].set_title("unit circle: margin arcs, gaps grey, violators red", fontsize=9)
+        axes[0, 0].set_title("unit circle: margin arcs, gaps grey, violators ringed", fontsize=9)
         axes[1, 0].set_title("target logit / s (current loss bold)", fontsize=9)
         axes[1, 1].set_title("p(class 0) around the circle at s, m", fontsize=9)
         self.dynamic = [
@@ -261,8 +263,8 @@ def cap_colors(caps: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def draw_sphere_axes(ax, scene, frame, *, elev: float, azim: float, show_strangers: bool = True) -> None:
-    """matplotlib 3-D: caps, the points facing the viewer, class directions, violators (red x)
-    and strangers (black). matplotlib has no depth buffer, so the far hemisphere is left out."""
+    """matplotlib 3-D: caps, the points facing the viewer, class directions, violators (black x)
+    and strangers (black dots). matplotlib has no depth buffer, so the far hemisphere is left out."""
     ax.computed_zorder = False  # draw in call order: sphere, then the points in front of it
     colors = class_colors(len(scene.weight))
     ax.plot_surface(*(0.98 * scene.grid).transpose(2, 0, 1), facecolors=cap_colors(frame.caps, len(colors)),
@@ -274,7 +276,7 @@ def draw_sphere_axes(ax, scene, frame, *, elev: float, azim: float, show_strange
     front = scene.points @ towards > 0  # [M]
     ax.scatter(*scene.points[front].T, c=colors[scene.point_labels[front]], s=3, depthshade=False)
     bad = front & frame.violating[scene.shown]
-    ax.scatter(*scene.points[bad].T, marker="x", color="red", s=12, depthshade=False)
+    ax.scatter(*scene.points[bad].T, marker="x", color=VIOLATOR_COLOR, s=12, linewidths=0.8, depthshade=False)
     if show_strangers and scene.strangers is not None:
         near = scene.strangers[scene.strangers @ towards > 0]
         ax.scatter(*near.T, color="black", s=8, depthshade=False, label="strangers")
@@ -332,7 +334,7 @@ def sphere_figure(scene, *, figure_widget: bool = False):
         go.Scatter3d(x=points[:, 0], y=points[:, 1], z=points[:, 2], mode="markers", name="embeddings",
                      marker={"size": 2, "color": [_rgb(colors[c]) for c in scene.point_labels]}),
         go.Scatter3d(x=[], y=[], z=[], mode="markers", name="violators",
-                     marker={"size": 4, "color": "red", "symbol": "x"}),
+                     marker={"size": 4, "color": VIOLATOR_COLOR, "symbol": "x"}),
         go.Scatter3d(x=1.02 * strangers[:, 0], y=1.02 * strangers[:, 1], z=1.02 * strangers[:, 2],
                      mode="markers", name="strangers", marker={"size": 3, "color": "black"}),
     ]  # fmt: skip
