@@ -336,14 +336,16 @@ assert seen[4]["angles"]["intra"] < seen[1]["angles"]["intra"], "m = 4 should gi
 
 # %% [markdown]
 # On the seen digits a larger $m$ gives tighter classes: a smaller intra-class angle, positive pairs piled closer
-# to 0; the check above pins $m = 4$ against $m = 1$. Whether the tighter seen classes carry over to
-# the unseen digits is what the report lines say; read them before believing it. The $m = 4$ row joins the
-# scoreboard:
+# to 0; the check above pins $m = 4$ against $m = 1$. On the unseen digits 7–9 the report lines tell a weaker
+# story: the true-accept rate at 1 % false accepts is higher for $m = 4$ than for $m = 1$ (pinned below), but the
+# AUC and the gallery accuracy need not be. Tighter seen classes do not, by themselves, make strangers tighter.
+# The $m = 4$ row joins the scoreboard:
 
 # %%
 board = Scoreboard()
 board.add("sphereface", seen[4]["report"], dim=3, note="notebook 03, m = 4, " + ("fast" if FAST else "full") + " mode")
 display(Markdown(board.markdown(upto="sphereface")))
+assert seen[4]["report"]["tar@far=0.01"] > seen[1]["report"]["tar@far=0.01"], "m = 4 should raise TAR@FAR=1 %"
 
 # %% [markdown]
 # > **Misconception: the margin is part of the trained model's answer.** The margin exists only at training time.
@@ -384,13 +386,15 @@ print(f"no annealing: loss per epoch {[round(v, 3) for v in plain_history['loss'
 print(f"annealed:     loss per epoch {[round(v, 3) for v in annealed['history']['loss']]}, "
       f"test accuracy {annealed['accuracy']:.4f}, mean feature norm {annealed['embeddings'].norm(dim=1).mean():.2f}")
 assert plain_embeddings.norm(dim=1).mean() < annealed["embeddings"].norm(dim=1).mean(), "annealing keeps |x| larger"
+if not FAST:  # the full-length run: pure A-Softmax trains too
+    assert plain_accuracy > annealed["accuracy"] - 0.005, f"no annealing: test accuracy {plain_accuracy:.4f}"
 
 # %% [markdown]
 # Read the printout rather than the folklore. The losses are not comparable (the annealed run is measured against a
-# weaker margin early on); accuracies and feature norms are. Without annealing the first epoch's loss is far higher
-# and the features end **shorter** (a smaller $\lVert x\rVert$, the scale of every logit), as the argument above
-# predicts; the check below pins that. But pure A-Softmax **trains** on 3-D MNIST: in the full-length run (the stored
-# outputs) it reaches the annealed accuracy; only in the short fast-mode run (CI) is it still behind. So in our small
+# weaker margin); accuracies and feature norms are. Without annealing the features end **shorter** (a smaller
+# $\lVert x\rVert$, the scale of every logit), as the argument above predicts; the check above pins that. But pure
+# A-Softmax **trains** on 3-D MNIST: in the full-length run (the stored outputs) it ends within half a percentage
+# point of the annealed accuracy (also pinned); only in the short fast-mode run (CI) is it far behind. So in our small
 # network (BatchNorm, AdamW, a one-cycle learning rate) annealing steadies the start and the feature norm; it is not
 # needed to train. The paper needed it for deep face networks trained with plain SGD.
 #
