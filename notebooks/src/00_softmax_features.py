@@ -89,7 +89,6 @@ print(f"fast mode: {FAST}; seen digits {SEEN_DIGITS}, unseen digits {UNSEEN_DIGI
 #
 # with $\psi(\theta) = (-1)^k \cos(m\theta) - 2k$ on $[k\pi/m, (k+1)\pi/m]$: the target class must win with
 # angle $m\theta_y$ instead of $\theta_y$. From modified softmax to A-Softmax **only the margin changes**.
-# Every head in `minifacenet` computes $\cos\theta_j$, lets a hook change the target cosine, and scales.
 
 # %% [markdown]
 # ## The logits, written by hand
@@ -178,8 +177,8 @@ for name, run in runs.items():
 #
 # Top: test features (digits 0–6 coloured, unseen 7–9 black), class weights $W_j$ as arrows, **decision
 # boundaries** as black lines. Bottom: the same features by angle, one histogram per class, decision boundaries
-# dotted. For A-Softmax the shaded bands are where each class wins **with its training margin** (as trained,
-# after annealing); between them lie the gaps the margin asks for.
+# dotted. For A-Softmax the shaded bands are where each class wins **with its training margin** (at the
+# $\lambda$ training ended with); between them lie the gaps the margin asks for.
 
 # %%
 CLASS_COLORS = plt.get_cmap("tab10")(np.arange(10))
@@ -270,8 +269,8 @@ assert in_band > 0.5, "most seen digits should sit inside the band of their clas
 
 # %% [markdown]
 # What to see:
-# - **Softmax**: radial petals. Boundaries are lines that need not pass through the origin (biases), and the
-#   weight norms move them off the angular bisectors of the arrows.
+# - **Softmax**: radial petals; boundaries need not pass through the origin (biases), and the weight norms move
+#   them off the bisectors of the arrows.
 # - **Modified softmax**: boundaries are rays through the origin, on the bisectors; classes touch there.
 # - **A-Softmax**: the same boundaries at test time, but training pulled most of each class inside its shaded
 #   band (counted under the figure).
@@ -290,11 +289,10 @@ for name, run in runs.items():
 # %% [markdown]
 # ## Closed-set training does not solve open-set recognition
 #
-# The black points are digits 7–9. They do not land in some empty "unknown" region: a classifier has none.
-# Every direction belongs to one of the seven known classes, so each stranger is **named as someone known**.
-# Can we at least tell the strangers by a low confidence? Below: the highest class probability of seen and
-# unseen test digits. All three heads learn their own scale ($\lVert W_j\rVert\lVert x\rVert$ or $\lVert x\rVert$),
-# so none is capped below 1.
+# The black points, digits 7–9, land in no "unknown" region: a classifier has none. Every direction belongs to one
+# of the seven known classes, so each stranger is **named as someone known**. Does a low confidence give them
+# away? Below: the highest class probability of seen and unseen test digits (all three heads learn their scale,
+# so none is capped below 1).
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 3.8))
@@ -329,7 +327,7 @@ for name, run in runs.items():
 # Every lesson measures its embedding the same way, on the unseen digits 7–9 (`openset.openset_report`):
 # **verification** (same digit or not? ROC AUC, EER, true-accept rate at 1 % and 0.1 % false accepts),
 # **recognition** (nearest of 5 gallery images per digit) and **clustering** (k-means: NMI, ARI), each scored
-# by the measure its loss trains for (here the cosine). Each lesson adds its row to one table.
+# by the measure its loss trains for (here the cosine).
 
 # %%
 reports = {}
@@ -346,10 +344,9 @@ assert 0.5 < reports["softmax"]["auc"] <= 1.0, "the softmax embedding tells unse
 
 # %% [markdown]
 # > **Misconception: higher closed-set accuracy means better face recognition.** Accuracy on digits 0–6 asks
-# > "which of the known classes?"; the scoreboard asks "same or different?" about classes never seen. Above,
-# > every head names the known digits correctly far more often than its embedding verifies pairs of strangers
-# > (the last check above pins it): the second number is the one a face recognition system lives by, and it is
-# > the one notebooks 01–05 try to raise.
+# > "which known class?"; the scoreboard asks "same or different?" about classes never seen. Every head above
+# > scores far higher on the first than on the second (pinned above); face recognition lives by the second,
+# > which notebooks 01–05 try to raise.
 #
 # ## Interactive: the margin explorer
 #
@@ -369,7 +366,7 @@ display(explorer)
 # - Modified softmax ($\lVert W_j\rVert = 1$, $b_j = 0$) decides by angle alone; A-Softmax adds a margin to that, and
 #   nothing else: narrower classes, gaps between them.
 # - A closed-set classifier names every stranger as someone it knows, often confidently. Open-set recognition
-#   compares embeddings; the course scores each loss on digits it never saw.
+#   compares embeddings.
 
 # %% [markdown]
 # ## Going further

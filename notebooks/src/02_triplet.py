@@ -8,8 +8,7 @@
 # - P×K batches, and why *which* negatives you train on (mining) decides whether training works;
 # - easy, semi-hard and hard negatives of one anchor, and how the margin $\alpha$ moves the line between them;
 # - FaceNet's three uses of one embedding (verification, recognition, clustering), measured on digits the
-#   network never saw: the triplet row of the open-set scoreboard;
-# - going further: collapse, why the loss can get stuck at exactly $\alpha$, and how to avoid it.
+#   network never saw: the triplet row of the open-set scoreboard.
 #
 # Previous: [01 · Contrastive loss](01_contrastive.ipynb) · Next: [03 · SphereFace](03_sphereface.ipynb)
 
@@ -94,9 +93,8 @@ print(f"fast mode: {FAST}")
 # %% [markdown]
 # ## The loss, written by hand
 #
-# Given the mined triplets as index tensors `(a, p, n)`, the loss is two gathers and a ReLU.
-# `TripletLoss.mine` returns those indices; we check our function against the library's loss
-# for semi-hard and batch-hard mining on a random P×K batch.
+# `TripletLoss.mine` returns the mined triplets as index tensors `(a, p, n)`; the loss is then two gathers and a
+# ReLU, checked against the library for semi-hard and batch-hard mining on a random P×K batch.
 
 # %%
 def triplet_loss(embeddings: torch.Tensor, a: torch.Tensor, p: torch.Tensor, n: torch.Tensor, *, alpha: float):
@@ -148,10 +146,9 @@ plt.show()
 # %% [markdown]
 # ## Random vs semi-hard vs batch-hard mining
 #
-# Three identical networks, the same recipe (digits 0–6, learning rate 0.01), only the mining changes. We compare
-# the 1-nearest-neighbour accuracy (seen test digits against a gallery of seen training digits), the spread of the
-# normalised embeddings (0 = every digit at the same point) and the embeddings themselves. Loss values are not
-# comparable across minings (each averages over different triplets).
+# Three identical networks (digits 0–6, learning rate 0.01); only the mining changes. We compare 1-nearest-neighbour
+# accuracy (seen test digits against a gallery of seen training digits), the spread of the normalised embeddings
+# (0 = every digit at one point) and the embeddings. Loss values are not comparable across minings.
 
 # %%
 def train_triplet(*, mining: str, lr: float = 1e-2, seed: int = 0):
@@ -185,10 +182,9 @@ for mining in ["random", "semi-hard", "batch-hard"]:
           f"1-NN accuracy {result['knn']:.3f}, spread {result['spread']:.3f}")
 
 # %% [markdown]
-# The loss sees only the *direction* of each output (it normalises), so every embedding is a point on
-# the unit circle, and points of different digits hide each other there. The figure function below
-# draws each digit on **its own ring** (radius 1 for digit 0 up to 1.54 for digit 9) at the angle of its
-# embedding: a good embedding shows each ring's points bunched at one angle, different from the others.
+# The loss sees only the *direction* of each output, a point on the unit circle where digits hide each other.
+# So we draw each digit on **its own ring** (radius 1 for digit 0 up to 1.54 for digit 9) at the angle of its
+# embedding: in a good embedding each ring's points bunch at one angle of their own.
 
 # %%
 def plot_rings(unit_embeddings, labels, *, ax, title: str, colors=None):
@@ -226,12 +222,10 @@ assert results["random"]["knn"] < results["semi-hard"]["knn"], "random mining wa
 # %% [markdown]
 # ## Easy, semi-hard and hard negatives of one anchor
 #
-# Take one P×K batch of test digits, one anchor and its farthest positive. Every negative of the
-# batch falls in one of three zones of the distance axis: closer than the positive (**hard**),
-# within $\alpha$ beyond it (**semi-hard**), or farther (**easy**, zero loss). The semi-hard set is
-# exactly what `TripletLoss(margin=α, mining="semi-hard").mine` returns for this (anchor, positive).
-# We use the network trained with random mining: less tight than the semi-hard one, so an anchor still has a few
-# hard negatives.
+# Take one P×K batch of test digits, one anchor and its farthest positive. Each negative is closer than the
+# positive (**hard**), within $\alpha$ beyond it (**semi-hard**), or farther (**easy**, zero loss). The semi-hard set is
+# exactly what `TripletLoss(margin=α, mining="semi-hard").mine` returns for this (anchor, positive). We use the
+# random-mining network: less tight than the semi-hard one, so an anchor still has a few hard negatives.
 
 # %%
 def negative_zones(embeddings, labels, *, anchor: int, positive: int, alpha: float):
@@ -310,7 +304,7 @@ zone_widget = interact(
 # > **Misconception: a triplet with a loss is a mistake.** A semi-hard triplet is in the right order,
 # > $d(a,p) < d(a,n)$: the anchor would be recognised correctly; it only sits inside the margin. Even a hard
 # > triplet is one comparison among many, not a wrong answer of the system, which ranks or thresholds all
-# > distances. The loss measures how far training is from its goal, not how often the embedding errs.
+# > distances.
 #
 # ## One embedding, three uses, on digits never seen (FaceNet §1)
 #

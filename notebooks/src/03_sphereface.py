@@ -6,7 +6,7 @@
 # **What you will learn**
 # - SphereFace's (A-Softmax's) margin: class $y$ must win with $m\,\theta_y$ instead of $\theta_y$, and the
 #   function $\psi(\theta)$ that makes this work for every angle;
-# - why the library's $m$ is an integer (Chebyshev polynomials: a convenience, not a law of nature);
+# - why the library's $m$ is an integer (Chebyshev polynomials: a convenience, not a law of nature; Going further);
 # - what the $\lambda$ annealing does, and what it does not;
 # - SphereFace's Fig. 5 on MNIST: 3-D features of the 7 seen digits for $m = 1..4$, and what the margin buys on
 #   the unseen digits 7–9: the SphereFace row of the scoreboard.
@@ -69,10 +69,9 @@ print(f"fast mode: {FAST}")
 # %% [markdown]
 # ## 1 · From modified softmax to A-Softmax
 #
-# Notebook 00 met the *modified softmax*: class weights normalised, no bias, logits $\lVert x\rVert\cos\theta_j$, so
-# the prediction $\arg\max_j \cos\theta_j$ depends **only on the angle**. It separates classes, but only just: a
-# class-1 sample is correct as soon as $\theta_1 < \theta_2$. **A-Softmax** asks for more during training:
-# $m\,\theta_1 < \theta_2$, i.e. the target logit uses $\cos(m\theta_y)$ instead of $\cos\theta_y$ (the paper: $m = 4$).
+# Notebook 00's *modified softmax* (normalised class weights, no bias, logits $\lVert x\rVert\cos\theta_j$) decides by
+# angle alone, and only just: a class-1 sample is correct as soon as $\theta_1 < \theta_2$. **A-Softmax** asks for
+# $m\,\theta_1 < \theta_2$ in training: the target logit uses $\cos(m\theta_y)$ instead of $\cos\theta_y$ (paper: $m = 4$).
 #
 # ## 2 · $\psi(\theta)$: making $\cos(m\theta)$ decrease on all of $[0, \pi]$
 #
@@ -103,28 +102,6 @@ plt.show()
 # Right: two classes in the $(\theta_1, \theta_2)$ plane. Class 1 wins with margin where $4\theta_1 < \theta_2$; the
 # grey wedge belongs to nobody. The wedge is thin near $\theta = 0$: the angular gap $(m-1)\,\theta_1$ depends on
 # the angle (exercise 3).
-#
-# ### Why the library's $m$ is an integer
-#
-# For an integer $m$, $\cos(m\theta)$ is a **polynomial** in $c = \cos\theta$, the Chebyshev polynomial $T_m$:
-# $T_2 = 2c^2 - 1$, $T_3 = 4c^3 - 3c$, $T_4 = 8c^4 - 8c^2 + 1$. The official code uses these, so it never computes
-# $\theta$; that is an implementation convenience. A non-integer $m$ needs $\theta = \arccos c$ (or a half-angle
-# such as $\cos(\theta/2) = \sqrt{(1+c)/2}$, whose derivative is $1/4$ at $c = 1$ and infinite only at $c = -1$).
-# $\arccos$ has an infinite derivative at $c = \pm 1$, so it needs a clamp, and with one it trains well: ArcFace
-# (05) does exactly that. The check below pins both facts.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-c = torch.cos(theta)
-chebyshev = {2: 2 * c**2 - 1, 3: 4 * c**3 - 3 * c, 4: 8 * c**4 - 8 * c**2 + 1}
-for m, polynomial in chebyshev.items():
-    torch.testing.assert_close(polynomial, torch.cos(m * theta))
-    print(f"cos({m} theta) == T_{m}(cos theta) on 721 angles")
-# d/dc sqrt((1 + c) / 2) = 1 / (4 sqrt((1 + c) / 2)): finite at c = 1, unbounded as c -> -1
-ends = torch.tensor([1.0, -1.0 + 1e-12], dtype=torch.float64, requires_grad=True)
-torch.sqrt((1 + ends) / 2).sum().backward()
-print(f"d cos(theta/2) / dc at c = 1: {ends.grad[0]:.4f}; at c = -1 + 1e-12: {ends.grad[1]:.3g}")
-assert abs(ends.grad[0] - 0.25) < 1e-12 and ends.grad[1] > 1e5
 
 # %% [markdown]
 # ## 3 · SphereFace is two methods
@@ -185,8 +162,8 @@ print("MySphereFace equals minifacenet.losses.SphereFace for m = 1..4, lambda = 
 #
 # with $\lambda = \max(\lambda_\min, 1000/(1 + 0.12\,t))$ at iteration $t$ and $\lambda_\min = 5$. The library
 # keeps that law but counts it in fractions of training: $\lambda$ reaches $\lambda_\min$ at the warm-up fraction
-# (`fit(..., margin_warmup=0.5)`: halfway) and stays. We use $\lambda_\min = 1$: a visible margin. Note that
-# training ends at $\lambda_\min$, never at the pure A-Softmax ($\lambda = 0$).
+# (`fit(..., margin_warmup=0.5)`: halfway) and stays. We use $\lambda_\min = 1$, a visible margin; training ends
+# there, never at the pure A-Softmax ($\lambda = 0$).
 
 # %%
 fractions = np.linspace(0, 1, 501)
@@ -242,11 +219,10 @@ for m, run in seen.items():  # the notebook fails here if a model did not train
     assert run["accuracy"] > (0.6 if FAST else 0.9), f"m = {m}: test accuracy {run['accuracy']:.3f}"
 
 # %% [markdown]
-# Each model seen from two opposite sides, so every class shows. Coloured caps: where each class wins **with the
-# margin it trained with** ($\lambda = \lambda_\min$, the head's own `training_target`); grey: the gaps between
-# caps. Black crosses: seen test digits outside their cap, the margin violators. For $m = 1$ there is no margin and
-# a violator is a misclassified digit; for $m > 1$ a violator is not an error: the lines under the figure count how
-# many are still classified correctly.
+# Each model from two opposite sides, so every class shows. Coloured caps: where each class wins **with the margin
+# it trained with** ($\lambda = \lambda_\min$, the head's `training_target`); grey: the gaps. Black crosses: seen
+# test digits outside their cap, the margin violators. At $m = 1$ (no margin) a violator is a misclassified digit;
+# for $m > 1$ it need not be an error: the lines under the figure count those still classified correctly.
 
 # %%
 def trained_region(directions: torch.Tensor, head) -> torch.Tensor:
@@ -371,6 +347,29 @@ print("SphereFace's test-time prediction is argmax_j cos(theta_j): no margin")
 # %% [markdown]
 # ## Going further
 #
+# ### Why the library's $m$ is an integer
+#
+# For an integer $m$, $\cos(m\theta)$ is a **polynomial** in $c = \cos\theta$, the Chebyshev polynomial $T_m$:
+# $T_2 = 2c^2 - 1$, $T_3 = 4c^3 - 3c$, $T_4 = 8c^4 - 8c^2 + 1$. The official code uses these, so it never computes
+# $\theta$ (`losses.sphereface_psi` too): an implementation convenience. A non-integer $m$ needs $\theta = \arccos c$
+# (or a half-angle such as $\cos(\theta/2) = \sqrt{(1+c)/2}$, whose derivative is $1/4$ at $c = 1$ and infinite only
+# at $c = -1$). $\arccos$ has an infinite derivative at $c = \pm 1$, so it needs a clamp, and with one it trains
+# well: ArcFace (05) does exactly that. The check below pins both facts.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+c = torch.cos(theta)
+chebyshev = {2: 2 * c**2 - 1, 3: 4 * c**3 - 3 * c, 4: 8 * c**4 - 8 * c**2 + 1}
+for m, polynomial in chebyshev.items():
+    torch.testing.assert_close(polynomial, torch.cos(m * theta))
+    print(f"cos({m} theta) == T_{m}(cos theta) on 721 angles")
+# d/dc sqrt((1 + c) / 2) = 1 / (4 sqrt((1 + c) / 2)): finite at c = 1, unbounded as c -> -1
+ends = torch.tensor([1.0, -1.0 + 1e-12], dtype=torch.float64, requires_grad=True)
+torch.sqrt((1 + ends) / 2).sum().backward()
+print(f"d cos(theta/2) / dc at c = 1: {ends.grad[0]:.4f}; at c = -1 + 1e-12: {ends.grad[1]:.3g}")
+assert abs(ends.grad[0] - 0.25) < 1e-12 and ends.grad[1] > 1e5
+
+# %% [markdown]
 # ### Without annealing
 #
 # The same $m = 4$ model, trained with pure A-Softmax from the first step ($\lambda = 0$ throughout: no warm-up):
