@@ -225,7 +225,8 @@ assert results["random"]["knn"] < results["semi-hard"]["knn"], "random mining wa
 # Take one P×K batch of test digits, one anchor and its farthest positive. Each negative is closer than the
 # positive (**hard**), within $\alpha$ beyond it (**semi-hard**), or farther (**easy**, zero loss). The semi-hard set is
 # exactly what `TripletLoss(margin=α, mining="semi-hard").mine` returns for this (anchor, positive). We use the
-# random-mining network: less tight than the semi-hard one, so an anchor still has a few hard negatives.
+# random-mining network: less tight than the semi-hard one, so an anchor still has hard negatives (counted in the
+# legend).
 
 # %%
 def negative_zones(embeddings, labels, *, anchor: int, positive: int, alpha: float):
