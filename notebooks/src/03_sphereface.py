@@ -244,12 +244,13 @@ def trained_region(directions: torch.Tensor, head) -> torch.Tensor:
 
 def draw_sphere(ax, embeddings, labels, head, *, elev: float, azim: float, max_points: int = 1500):
     """Unit 3-D features (the hemisphere facing the viewer), each class's trained margin cap, violators as crosses."""
-    grid = sphere_grid(rows=90, cols=180)  # [R, C, 3] unit vectors
+    grid = sphere_grid(rows=72, cols=144)  # [R, C, 3] unit vectors
     region = trained_region(torch.as_tensor(grid.reshape(-1, 3)), head).numpy().reshape(grid.shape[:2])  # class or -1
     colors = viz.class_colors(10)
     faces = np.where(region[..., None] >= 0, 0.5 * colors[region.clip(0)] + 0.5, [0.85, 0.85, 0.85, 1.0])
     ax.computed_zorder = False
-    ax.plot_surface(*(0.98 * grid).transpose(2, 0, 1), facecolors=faces, shade=False, linewidth=0)
+    ax.plot_surface(*(0.98 * grid).transpose(2, 0, 1), facecolors=faces, shade=False, linewidth=0,
+                    rcount=grid.shape[0], ccount=grid.shape[1])  # every grid cell, not 50 x 50
     view = np.radians([elev, azim])
     towards = np.array([np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])])
     points = torch.nn.functional.normalize(embeddings[:max_points], dim=1).numpy()
