@@ -19,8 +19,7 @@ from torch.utils.data import DataLoader
 from torchvision.datasets import MNIST
 from torchvision.transforms import ToTensor
 
-from minifacenet import data
-from minifacenet import losses as L
+from minifacenet import data, losses
 from minifacenet.models import EmbeddingNet
 from minifacenet.train import TrainConfig, batches, fit
 
@@ -90,8 +89,8 @@ def part_a(images, labels) -> None:
         f"{FIT_REPEATS} interleaved repeats, scaled to one epoch ({EPOCH_BATCHES} batches)."
     )
     rows = [
-        fit_row("arcface", lambda: L.ArcFace(2, 10), images, labels),
-        fit_row("triplet", lambda: L.TripletLoss(mining="semi-hard"), images, labels),
+        fit_row("arcface", lambda: losses.ArcFace(2, 10), images, labels),
+        fit_row("triplet", lambda: losses.TripletLoss(mining="semi-hard"), images, labels),
     ]
     table(["loss", "fit, per epoch", "bare steps, per epoch", "ratio (min..max)", "goal", "result"], rows)
 
@@ -99,7 +98,7 @@ def part_a(images, labels) -> None:
 def our_epoch(images, labels) -> int:
     """One epoch of our data path: fit's shuffled index batches sliced from memory."""
     config, seen = TrainConfig(batch_size=BATCH), 0
-    for index in batches(labels, L.Softmax(2, 10), config, torch.Generator()):
+    for index in batches(labels, losses.Softmax(2, 10), config, torch.Generator()):
         x, y = images[index], labels[index]
         seen += len(x) if len(x) == len(y) else 0
     return seen

@@ -27,8 +27,7 @@ from pytorch_metric_learning import losses as pml_losses
 from pytorch_metric_learning import miners as pml_miners
 from torch import nn
 
-from minifacenet import data
-from minifacenet import losses as L
+from minifacenet import data, losses
 from minifacenet.models import EmbeddingNet
 
 BATCH = 256
@@ -55,8 +54,8 @@ class LinearCE(nn.Module):
 
 
 def our_head(name: str, embedding_dim: int, num_classes: int) -> nn.Module:
-    head = L.build_loss(name, embedding_dim=embedding_dim, num_classes=num_classes, **HEAD_PARAMS[name])
-    if isinstance(head, L.SphereFace):
+    head = losses.build_loss(name, embedding_dim=embedding_dim, num_classes=num_classes, **HEAD_PARAMS[name])
+    if isinstance(head, losses.SphereFace):
         head.lamb = 0.0  # pure A-Softmax, as PML's SphereFaceLoss (the cost does not depend on lamb)
     return head
 
@@ -73,7 +72,7 @@ def head_only_costs(embedding_dim: int, num_classes: int) -> dict[str, float]:
     """Median seconds of forward + backward of each head alone (and of linear+CE)."""
     embeddings = torch.randn(BATCH, embedding_dim, requires_grad=True)
     labels = torch.randint(num_classes, (BATCH,))
-    heads = {name: our_head(name, embedding_dim, num_classes) for name in L.HEADS}
+    heads = {name: our_head(name, embedding_dim, num_classes) for name in losses.HEADS}
     heads["linear+CE"] = LinearCE(embedding_dim, num_classes)
     calls = {name: (lambda h=head: forward_backward(h, embeddings, labels)) for name, head in heads.items()}
     samples = interleaved(calls, repeats=9, number=20, warmup=3)
@@ -91,7 +90,7 @@ def part_a(images: torch.Tensor, labels: torch.Tensor, *, repeats: int = 41, num
     )
     base_model = EmbeddingNet(embedding_dim)
     variants = {}
-    for name in ("linear+CE", *L.HEADS):
+    for name in ("linear+CE", *losses.HEADS):
         model = copy.deepcopy(base_model)
         head = LinearCE(embedding_dim, 10) if name == "linear+CE" else our_head(name, embedding_dim, 10)
         optimizer = torch.optim.AdamW([*model.parameters(), *head.parameters()], lr=1e-3)
@@ -99,7 +98,7 @@ def part_a(images: torch.Tensor, labels: torch.Tensor, *, repeats: int = 41, num
     samples = interleaved(variants, repeats=repeats, number=number, warmup=2)
     alone, step = head_only_costs(embedding_dim, 10), median(samples["linear+CE"])
     rows = [["linear+CE (baseline)", fmt_time(step), "1", "1", "", ""]]
-    for name in L.HEADS:
+    for name in losses.HEADS:
         stats = ratio(samples, name, "linear+CE")
         estimate = f"{1 + (alone[name] - alone['linear+CE']) / step:.3f}"
         row = [fmt_time(median(samples[name])), fmt_ratio(stats), estimate, "<= 1.05"]
@@ -135,8 +134,8 @@ def forward_backward(head: nn.Module, embeddings: torch.Tensor, labels: torch.Te
 
 
 def check_calls(embeddings: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
-    L.check_embeddings(embeddings)
-    L.check_labels(labels, num_classes)
+    losses.check_embeddings(embeddings)
+    losses.check_labels(labels, num_classes)
 
 
 def head_variants(embedding_dim: int, num_classes: int):
@@ -145,7 +144,7 @@ def head_variants(embedding_dim: int, num_classes: int):
     labels = torch.randint(num_classes, (BATCH,))
     variants = {"linear+CE": LinearCE(embedding_dim, num_classes)}
     differences = {}
-    for name in L.HEADS:
+    for name in losses.HEADS:
         ours = variants[name] = our_head(name, embedding_dim, num_classes)
         pml = pml_head(name, ours, embedding_dim, num_classes)
         if pml is not None:
@@ -163,7 +162,7 @@ def head_rows(embedding_dim: int, num_classes: int, *, repeats: int, number: int
     setting = f"D={embedding_dim}, C={num_classes}"
     checks = median(samples["checks only"])
     rows = [[setting, "linear+CE", fmt_time(median(samples["linear+CE"])), "", "", "", "", "1", "", ""]]
-    for name in L.HEADS:
+    for name in losses.HEADS:
         ours_time = fmt_time(median(samples[name]))
         to_linear = f"{ratio(samples, name, 'linear+CE')[0]:.2f}"
         check_share = f"{100 * checks / median(samples[name]):.0f}%"
@@ -228,9 +227,9 @@ def triplet_call(loss, embeddings, labels) -> None:
 def triplet_rows(label_name: str, labels: torch.Tensor, *, repeats: int, number: int) -> list[list[str]]:
     embeddings = clustered_embeddings(labels, 128)
     pairs = {
-        DEFAULTS: (L.TripletLoss(0.2, "semi-hard"), pml_triplet(power=1)),
-        "both d": (L.TripletLoss(0.2, "semi-hard", squared=False), pml_triplet(power=1)),
-        "both d^2": (L.TripletLoss(0.2, "semi-hard"), pml_triplet(power=2)),
+        DEFAULTS: (losses.TripletLoss(0.2, "semi-hard"), pml_triplet(power=1)),
+        "both d": (losses.TripletLoss(0.2, "semi-hard", squared=False), pml_triplet(power=1)),
+        "both d^2": (losses.TripletLoss(0.2, "semi-hard"), pml_triplet(power=2)),
     }
     calls = {}
     for key, (ours, pml) in pairs.items():

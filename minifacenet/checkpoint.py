@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import losses as L
+from . import losses
 from .models import EmbeddingNet
 
 CHECKPOINT_KEYS = ("model_config", "model_state", "loss_name", "loss_config", "loss_state", "config")
@@ -28,8 +28,10 @@ class CheckpointError(ValueError):
 def loss_spec(loss: nn.Module) -> tuple[str, dict]:
     """``(name, constructor keywords)`` with which ``losses.build_loss`` rebuilds ``loss``."""
     name = getattr(loss, "name", "")
-    if L.LOSSES.get(name) is not type(loss):
-        raise ValueError(f"cannot checkpoint a {type(loss).__name__}: not one of {', '.join(L.LOSS_NAMES)}")
+    if losses.LOSSES.get(name) is not type(loss):
+        raise ValueError(
+            f"cannot checkpoint a {type(loss).__name__}: not one of {', '.join(losses.LOSS_NAMES)}"
+        )
     return name, loss.config()
 
 
@@ -115,7 +117,7 @@ def load_checkpoint(path: str | Path, *, loss: str | None = None) -> tuple[Embed
     try:
         model = EmbeddingNet(**state["model_config"])
         model.load_state_dict(state["model_state"])
-        head = L.build_loss(saved, **state["loss_config"])
+        head = losses.build_loss(saved, **state["loss_config"])
         head.load_state_dict(state["loss_state"])
     except (RuntimeError, TypeError, ValueError) as error:
         raise CheckpointError(

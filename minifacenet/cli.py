@@ -12,19 +12,18 @@ from pathlib import Path
 
 import torch
 
-from . import data as D
-from . import losses as L
-from . import openset
+from . import data, losses, openset
 from .checkpoint import save_checkpoint
 from .metrics import accuracy, knn_accuracy
 from .models import EmbeddingNet
 from .train import TrainConfig, embed, fit, predict
+from .viz import plot_embeddings
 
 # The losses that ignore an option: giving it to them is an error, not a silent no-op.
 IGNORED_BY = {
     "margin": ("softmax", "normface"),
     "scale": ("softmax", "sphereface", "contrastive", "triplet"),
-    "mining": tuple(name for name in L.LOSS_NAMES if name != "triplet"),
+    "mining": tuple(name for name in losses.LOSS_NAMES if name != "triplet"),
 }
 
 
@@ -107,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an embedding and evaluate it on held-out data",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    t.add_argument("--loss", default="softmax", choices=L.LOSS_NAMES, help="loss or head")
+    t.add_argument("--loss", default="softmax", choices=losses.LOSS_NAMES, help="loss or head")
     t.add_argument("--dataset", default="mnist", choices=("mnist", "olivetti"))
     t.add_argument("--dim", type=positive_int(2), default=2, help="embedding dimension (>= 2)")
     t.add_argument("--epochs", type=positive_int(1), default=10)
@@ -127,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(0.5 = the first half); default: the loss's own (0; SphereFace's lambda annealing 0.5)",
     )
     t.add_argument(
-        "--mining", default=None, choices=L.TripletLoss.MINING, help="triplet mining (default: semi-hard)"
+        "--mining",
+        default=None,
+        choices=losses.TripletLoss.MINING,
+        help="triplet mining (default: semi-hard)",
     )
     t.add_argument(
         "--shift", type=int_at_least(0), default=2, help="augmentation: random shifts of up to N pixels"
@@ -150,13 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="hold these classes out of training (the course's: 7 8 9); test_accuracy is then on the "
         "others, and metrics.json gains 'open_set': the scores on the held-out classes' test images",
     )
-    t.add_argument("--data-root", default=None, help=f"data folder (default: ${D.ENV_VAR} or data/)")
+    t.add_argument("--data-root", default=None, help=f"data folder (default: ${data.ENV_VAR} or data/)")
     t.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda")
     t.add_argument("--out", default="runs/latest", help="output folder")
     return parser
 
 
-def loss_params(args) -> dict:
+def loss_arguments_from_flags(args) -> dict:
     """Keyword arguments for the chosen loss from the CLI flags (only those given)."""
     params: dict = {}
     if args.loss in ("contrastive", "triplet"):
@@ -179,8 +181,8 @@ def loss_params(args) -> dict:
 def split(name: str, root):
     """(train images, train labels, test images, test labels) for a dataset."""
     if name == "mnist":
-        return (*D.mnist(True, root=root), *D.mnist(False, root=root))
-    images, labels = D.olivetti(root=root)
+        return (*data.mnist(True, root=root), *data.mnist(False, root=root))
+    images, labels = data.olivetti(root=root)
     test = (torch.arange(len(labels)) % 10) >= 7  # 7 train / 3 test images per person
     return images[~test], labels[~test], images[test], labels[test]
 
@@ -198,22 +200,22 @@ def check_out_folder(out: Path) -> None:
 
 def check_args(args) -> None:
     """What the arguments alone decide, checked before any data is loaded: a ValueError names it."""
-    for option, losses in IGNORED_BY.items():
-        if getattr(args, option) is not None and args.loss in losses:
-            users = ", ".join(name for name in L.LOSS_NAMES if name not in losses)
+    for option, ignoring in IGNORED_BY.items():
+        if getattr(args, option) is not None and args.loss in ignoring:
+            users = ", ".join(name for name in losses.LOSS_NAMES if name not in ignoring)
             raise ValueError(f"--{option} does nothing for --loss {args.loss}: drop it, or use {users}")
     check_out_folder(Path(args.out))
     # the head's own checks (margin and scale ranges), on a 2-class stand-in
-    L.build_loss(args.loss, embedding_dim=args.dim, num_classes=2, **loss_params(args))
+    losses.build_loss(args.loss, embedding_dim=args.dim, num_classes=2, **loss_arguments_from_flags(args))
 
 
 def check_trained(history: dict, test_embeddings: torch.Tensor, args) -> None:
     """A ValueError if training diverged (a NaN or inf loss or embedding): nothing is then saved."""
-    losses = history["loss"]
-    bad = next((epoch for epoch, value in enumerate(losses) if not math.isfinite(value)), None)
+    loss_values = history["loss"]
+    bad = next((epoch for epoch, value in enumerate(loss_values) if not math.isfinite(value)), None)
     if bad is None and torch.isfinite(test_embeddings).all():
         return
-    what = f"the loss is {losses[bad]} in epoch {bad + 1}" if bad is not None else "NaN/inf embeddings"
+    what = f"the loss is {loss_values[bad]} in epoch {bad + 1}" if bad is not None else "NaN/inf embeddings"
     raised = [f"--{name}" for name in ("scale", "margin") if getattr(args, name) is not None]
     hint = f", or {' / '.join(raised)}" if raised else ""
     raise ValueError(f"training diverged ({what}); nothing saved: lower --lr (now {args.lr}){hint}")
@@ -253,8 +255,6 @@ def json_ready(value):
 
 
 def train(args) -> int:
-    from .viz import plot_embeddings
-
     train_x, train_y, test_x, test_y = split(args.dataset, args.data_root)
     if args.unseen_classes:
         # the split before --limit, so that a small subset keeps the full set's class numbers
@@ -265,7 +265,9 @@ def train(args) -> int:
     if args.limit:
         train_x, train_y = train_x[: args.limit], train_y[: args.limit]
     num_classes = int(train_y.max()) + 1
-    loss = L.build_loss(args.loss, embedding_dim=args.dim, num_classes=num_classes, **loss_params(args))
+    loss = losses.build_loss(
+        args.loss, embedding_dim=args.dim, num_classes=num_classes, **loss_arguments_from_flags(args)
+    )
     model = EmbeddingNet(args.dim, in_channels=train_x.shape[1])
     config = TrainConfig(
         epochs=args.epochs,
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_args(args)
         return train(args)
-    except (ValueError, D.DataError, OSError) as error:
+    except (ValueError, data.DataError, OSError) as error:
         print(f"minifacenet: error: {error}", file=sys.stderr)
         return 2
 

@@ -18,7 +18,7 @@ from .explorer.margins import (
     check_inputs,
     circle_points,
     cosface_margin_upper_bound,
-    head_params,
+    head_arguments,
     margin_arcs,
     margin_gaps,
     probability_around_circle,
@@ -28,15 +28,15 @@ from .explorer.margins import (
     sphere_regions,
     synthetic_2d,
     target_cosine,
-    unit,
     violation_mask,
 )
+from .tensors import unit
 
 __all__ = [
     "EXPLORER_LOSSES", "CosineCache", "Margin", "arc_lengths", "binary_regions", "check_inputs",
-    "circle_points", "cosface_margin_upper_bound", "head_params", "make_head", "margin_arcs", "margin_gaps",
-    "probability_around_circle", "region_labels", "scale_lower_bound", "sphere_grid", "sphere_regions",
-    "synthetic_2d", "target_cosine", "unit", "violation_mask",
+    "circle_points", "cosface_margin_upper_bound", "head_arguments", "make_head", "margin_arcs",
+    "margin_gaps", "probability_around_circle", "region_labels", "scale_lower_bound", "sphere_grid",
+    "sphere_regions", "synthetic_2d", "target_cosine", "unit", "violation_mask",
 ]  # fmt: skip
 
 
@@ -45,7 +45,7 @@ def make_head(loss: str, *, m: float, s: float = 10.0, weight=None, num_classes:
     holding ``weight`` ``[C, D]`` if given. The geometry reads only its loss, m and s."""
     weight = None if weight is None else torch.as_tensor(unit(weight))
     shape = (num_classes, 2) if weight is None else tuple(weight.shape)
-    head = losses.HEADS[loss](shape[1], shape[0], **head_params(loss, m=m, s=s, **extra))
+    head = losses.HEADS[loss](shape[1], shape[0], **head_arguments(loss, m=m, s=s, **extra))
     if weight is not None:
         with torch.no_grad():
             head.weight.copy_(weight)

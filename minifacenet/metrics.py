@@ -16,7 +16,6 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import torch
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.metrics import (
     adjusted_rand_score,
@@ -29,16 +28,14 @@ from sklearn.metrics.pairwise import cosine_similarity
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
+from .tensors import to_numpy, unit
+
 FAR_TARGETS = (0.001, 0.01, 0.1)
-
-
-def _numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def accuracy(predictions, labels) -> float:
     """Fraction of ``predictions`` equal to ``labels``."""
-    predicted, truth = _numpy(predictions).ravel(), _numpy(labels).ravel()
+    predicted, truth = to_numpy(predictions).ravel(), to_numpy(labels).ravel()
     if len(predicted) != len(truth) or len(truth) == 0:
         raise ValueError(
             f"{len(predicted)} predictions for {len(truth)} labels: need one per label, and at least one"
@@ -52,14 +49,14 @@ def knn_accuracy(
     """Accuracy of k-nearest-neighbour recognition of ``probes`` against a ``gallery``."""
     gallery, probes = _finite(gallery, "gallery"), _finite(probes, "probes")
     knn = KNeighborsClassifier(n_neighbors=k, metric=metric)
-    knn.fit(gallery, _numpy(gallery_labels))
+    knn.fit(gallery, to_numpy(gallery_labels))
     return accuracy(knn.predict(probes), probe_labels)
 
 
 # --------------------------------------------------------------------------- checks
 def _finite(embeddings, name: str = "embeddings") -> np.ndarray:
     """As a float64 array; a ValueError if any value is NaN or inf."""
-    x = np.asarray(_numpy(embeddings), dtype=np.float64)
+    x = to_numpy(embeddings, dtype=np.float64)
     if not np.isfinite(x).all():
         raise ValueError(f"{name} contain NaN or inf: the network diverged; retrain or lower the lr")
     return x
@@ -90,7 +87,7 @@ def _check_scores(scores: np.ndarray, same: np.ndarray) -> None:
 
 def _check_embeddings(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     """As float64 ``[N, D]`` and ``[N]`` arrays; a ValueError names what is wrong."""
-    x, y = _finite(embeddings), _numpy(labels).ravel()
+    x, y = _finite(embeddings), to_numpy(labels).ravel()
     if x.ndim != 2:
         raise ValueError(f"embeddings must be 2-D [N, D], got shape {x.shape}")
     if len(x) != len(y):
@@ -98,11 +95,6 @@ def _check_embeddings(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     if len(np.unique(y)) < 2:
         raise ValueError("need at least two identities (labels) to measure anything open-set")
     return x, y
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to length 1 (zero rows stay zero)."""
-    return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
 
 
 # --------------------------------------------------------------------------- verification
@@ -242,16 +234,15 @@ def recognition(embeddings, labels, *, gallery_per_class: int = 1, seed: int = 0
     similarity = cosine_similarity(x)
     np.fill_diagonal(similarity, -np.inf)
     knn = accuracy(y[similarity.argmax(1)], y)
-    gallery = _gallery_index(y, gallery_per_class=gallery_per_class, seed=seed)
-    probes = np.setdiff1d(np.arange(len(y)), gallery)
-    if len(probes) == 0:
-        raise ValueError("no probes left: every image is in the gallery; lower gallery_per_class")
+    gallery, probes = gallery_split(y, gallery_per_class=gallery_per_class, seed=seed)
     cosine_knn = KNeighborsClassifier(n_neighbors=1, metric="cosine").fit(x[gallery], y[gallery])
     return {"knn_accuracy": knn, "gallery_accuracy": accuracy(cosine_knn.predict(x[probes]), y[probes])}
 
 
-def _gallery_index(y: np.ndarray, *, gallery_per_class: int, seed: int) -> np.ndarray:
-    """``gallery_per_class`` random indices of each identity."""
+def gallery_split(labels, *, gallery_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(gallery, probes)`` sorted indices: ``gallery_per_class`` random images of each identity
+    enrolled, every other image a probe (each identity keeps at least one)."""
+    y = to_numpy(labels).ravel()
     rng = np.random.default_rng(seed)
     picks = []
     for identity in np.unique(y):
@@ -262,7 +253,8 @@ def _gallery_index(y: np.ndarray, *, gallery_per_class: int, seed: int) -> np.nd
                 f"{gallery_per_class} so that it also has a probe"
             )
         picks.append(rng.choice(members, gallery_per_class, replace=False))
-    return np.sort(np.concatenate(picks))
+    gallery = np.sort(np.concatenate(picks))
+    return gallery, np.setdiff1d(np.arange(len(y)), gallery)
 
 
 # --------------------------------------------------------------------------- clustering
@@ -275,7 +267,7 @@ def clustering(embeddings, labels, *, num_clusters: int | None = None, seed: int
     """
     x, y = _check_embeddings(embeddings, labels)
     num_clusters = num_clusters or len(np.unique(y))
-    x = _unit(x)
+    x = unit(x)
     found = {
         "kmeans": KMeans(num_clusters, n_init=10, random_state=seed).fit_predict(x),
         "agglomerative": AgglomerativeClustering(num_clusters, linkage="ward").fit_predict(x),
@@ -290,7 +282,7 @@ def clustering(embeddings, labels, *, num_clusters: int | None = None, seed: int
 # --------------------------------------------------------------------------- angles
 def _angles(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Angles in degrees between the rows of ``a`` ``[M, D]`` and ``b`` ``[K, D]``: ``[M, K]``."""
-    return np.degrees(np.arccos(np.clip(_unit(a) @ _unit(b).T, -1.0, 1.0)))
+    return np.degrees(np.arccos(np.clip(unit(a) @ unit(b).T, -1.0, 1.0)))
 
 
 def _min_angle_to_others(vectors: np.ndarray) -> np.ndarray:
@@ -317,14 +309,14 @@ def angle_statistics(embeddings, labels, *, weight=None) -> dict:
     x, y = _check_embeddings(embeddings, labels)
     classes = np.unique(y)
     # [C, D] class centres of the normalised embeddings
-    centres = np.stack([_unit(x[y == c]).mean(0) for c in classes])
+    centres = np.stack([unit(x[y == c]).mean(0) for c in classes])
     # angle of each sample to its own class centre: [N]
     own_centre = centres[np.searchsorted(classes, y)]
-    intra = np.degrees(np.arccos(np.clip((_unit(x) * _unit(own_centre)).sum(1), -1.0, 1.0)))
+    intra = np.degrees(np.arccos(np.clip((unit(x) * unit(own_centre)).sum(1), -1.0, 1.0)))
     stats = {"intra": float(intra.mean()), "inter": float(_min_angle_to_others(centres).mean())}
     stats["w_ec"], stats["w_inter"] = float("nan"), float("nan")
     if weight is not None:
-        w = np.asarray(_numpy(weight), dtype=np.float64)
+        w = to_numpy(weight, dtype=np.float64)
         if w.ndim != 2 or w.shape[1] != x.shape[1] or classes.min() < 0 or classes.max() >= len(w):
             raise ValueError(
                 f"weight must be [C, {x.shape[1]}] with labels in [0, C); got shape {w.shape} and "

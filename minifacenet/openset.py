@@ -34,7 +34,8 @@ from sklearn.preprocessing import normalize
 from torch import nn
 
 from . import losses
-from .metrics import equal_error_rate, knn_accuracy, tar_at_far, threshold_accuracy
+from .metrics import equal_error_rate, gallery_split, knn_accuracy, tar_at_far, threshold_accuracy
+from .tensors import to_numpy
 
 SEEN_DIGITS = (0, 1, 2, 3, 4, 5, 6)
 UNSEEN_DIGITS = (7, 8, 9)
@@ -107,8 +108,8 @@ def similarity_matrix(embeddings: np.ndarray, *, metric: str) -> np.ndarray:
 
 def _as_arrays(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
     """float64 ``[N, D]`` embeddings and ``[N]`` labels; a ValueError says what is wrong."""
-    x = torch.as_tensor(embeddings).detach().cpu().double().numpy()
-    y = torch.as_tensor(labels).detach().cpu().numpy().ravel()
+    x = to_numpy(embeddings, dtype=np.float64)
+    y = to_numpy(labels).ravel()
     if x.ndim != 2 or len(x) != len(y):
         raise ValueError(f"need embeddings [N, D] and labels [N], got {x.shape} and {y.shape}")
     if not np.isfinite(x).all():
@@ -144,22 +145,6 @@ def open_verification(
         "verification_accuracy": accuracy,
         "verification_accuracy_std": accuracy_std,
     }
-
-
-def gallery_split(y: np.ndarray, *, gallery_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """``(gallery, probes)`` indices: ``gallery_per_class`` random images of each class enrolled."""
-    rng = np.random.default_rng(seed)
-    gallery = []
-    for label in np.unique(y):
-        members = np.flatnonzero(y == label)
-        if len(members) <= gallery_per_class:
-            raise ValueError(
-                f"class {label} has {len(members)} images: need more than gallery_per_class="
-                f"{gallery_per_class} so that it also has probes"
-            )
-        gallery.append(rng.choice(members, gallery_per_class, replace=False))
-    gallery = np.sort(np.concatenate(gallery))
-    return gallery, np.setdiff1d(np.arange(len(y)), gallery)
 
 
 def open_clustering(x: np.ndarray, y: np.ndarray, *, metric: str, seed: int = 0) -> dict[str, float]:

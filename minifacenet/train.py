@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import losses as L
+from . import losses
 from .checkpoint import load_checkpoint, save_checkpoint  # noqa: F401 - re-exported
 from .data import pk_batches
 from .tensors import to_numpy
@@ -75,7 +75,7 @@ def random_shift(images: torch.Tensor, *, max_shift: int, generator=None, edge: 
     return padded[batch, :, rows, cols].permute(0, 3, 1, 2)
 
 
-def batches(labels: torch.Tensor, loss: L.Loss, config: TrainConfig, generator):
+def batches(labels: torch.Tensor, loss: losses.Loss, config: TrainConfig, generator):
     """Index batches for one epoch: shuffled for heads, P x K for pair/triplet losses."""
     if not loss.classifies:
         # K per class; a set smaller than one batch gives one batch of (about) all of it,
@@ -96,7 +96,7 @@ def batches(labels: torch.Tensor, loss: L.Loss, config: TrainConfig, generator):
         yield order
 
 
-def loss_and_correct(model, loss: L.Loss, images, labels):
+def loss_and_correct(model, loss: losses.Loss, images, labels):
     """Forward one batch: the loss and, for heads, the number of correct test-time predictions."""
     embeddings = model(images)
     value = loss(embeddings, labels)
@@ -111,7 +111,7 @@ class Run:
     """What every step of one :func:`fit` call needs."""
 
     model: nn.Module
-    loss: L.Loss
+    loss: losses.Loss
     config: TrainConfig
     device: torch.device
     generator: torch.Generator
@@ -177,7 +177,7 @@ def run_epoch(run: Run, images: torch.Tensor, labels: torch.Tensor) -> tuple[flo
 
 def fit(
     model: nn.Module,
-    loss: L.Loss,
+    loss: losses.Loss,
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
@@ -257,6 +257,6 @@ def embed(
 
 
 @torch.no_grad()
-def predict(head: L.MarginHead, embeddings: torch.Tensor) -> torch.Tensor:
+def predict(head: losses.MarginHead, embeddings: torch.Tensor) -> torch.Tensor:
     """Test-time class predictions ``[N]`` from a head (no margin)."""
     return head.to(embeddings.device).logits(embeddings).argmax(1)

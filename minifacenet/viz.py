@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from . import losses
 from .explorer import margins
@@ -24,6 +23,7 @@ from .explorer.views import (
     sphere_figure,
     update_sphere_figure,
 )
+from .tensors import to_numpy, unit
 
 __all__ = [
     "CURVE_LOSSES", "LOSS_LABELS", "class_colors", "plot_all_binary_boundaries", "plot_binary_boundaries",
@@ -31,10 +31,6 @@ __all__ = [
     "plot_target_logits",
 ]  # fmt: skip
 CURVE_LOSSES = margins.CURVE_NAMES
-
-
-def _numpy(x) -> np.ndarray:
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def plot_embeddings(embeddings, labels, *, weight=None, ax=None, title: str | None = None,
@@ -46,9 +42,9 @@ def plot_embeddings(embeddings, labels, *, weight=None, ax=None, title: str | No
     ``normalize=True`` projects them onto the unit circle / sphere (drawn in grey); ``weight``
     ``[C, D]`` draws each class direction as a line from the origin.
     """
-    x, y = _numpy(embeddings).astype(float), _numpy(labels).astype(int)
+    x, y = to_numpy(embeddings).astype(float), to_numpy(labels).astype(int)
     dim = 3 if x.shape[1] == 3 else 2
-    x = margins.unit(x[:, :dim]) if normalize else x[:, :dim]
+    x = unit(x[:, :dim]) if normalize else x[:, :dim]
     keep = margins.subsample(len(x), max_points, seed=seed)
     x, y = x[keep], y[keep]
     if ax is None:
@@ -57,7 +53,7 @@ def plot_embeddings(embeddings, labels, *, weight=None, ax=None, title: str | No
     ax.scatter(*x.T, c=colors[y], s=point_size, alpha=0.7, linewidths=0)
     reach = (1.0 if normalize else float(np.abs(x).max()) if len(x) else 1.0) * 1.1
     if weight is not None:
-        for c, direction in enumerate(margins.unit(_numpy(weight)[:, :dim]) * reach):
+        for c, direction in enumerate(unit(to_numpy(weight)[:, :dim]) * reach):
             ax.plot(*np.stack([np.zeros(dim), direction]).T, color=colors[c % len(colors)], lw=1.2)
     _finish_axes(ax, dim=dim, normalize=normalize)
     if legend and len(y):
@@ -161,7 +157,7 @@ def plot_probability_vs_s(*, loss: str = "cosface", m: float = 0.1, s: float = 1
                                           constrained_layout=True)  # fmt: skip
     if weight is None:
         weight = losses.spread_directions(num_classes, 2)
-    weight = margins.unit(_numpy(weight)[:, :2])
+    weight = unit(to_numpy(weight)[:, :2], dtype=np.float64)
     count, margin = len(weight), margins.Margin(loss=loss, m=m, s=s, **extra)
     start = np.arctan2(weight[0, 1], weight[0, 0])
     phi = start + np.linspace(-np.pi, np.pi, 361)
@@ -203,7 +199,7 @@ def plot_sphere_static(embeddings, labels, weight, *, loss: str = "arcface", m: 
 
 
 def _sphere_scene(embeddings, labels, weight, strangers, max_points: int, resolution: int):
-    if _numpy(weight).shape[1] != 3:
-        raise ValueError(f"the sphere needs 3-D embeddings and weights, got D = {_numpy(weight).shape[1]}")
+    if to_numpy(weight).shape[1] != 3:
+        raise ValueError(f"the sphere needs 3-D embeddings and weights, got D = {to_numpy(weight).shape[1]}")
     return margins.Scene.build(embeddings, labels, weight, strangers=strangers, max_points=max_points,
                                sphere_rows=resolution)  # fmt: skip

@@ -91,7 +91,9 @@ def train_all(args) -> dict:
         results = list(pool.map(run_one, tasks))
     return {
         "config": config_dict(config),
-        "loss_params": {name: faces.LOSS_PARAMS[name] for name in args.losses if name in faces.LOSS_PARAMS},
+        "loss_params": {
+            name: faces.FACE_LOSS_SETTINGS[name] for name in args.losses if name in faces.FACE_LOSS_SETTINGS
+        },
         "metrics": {r.loss: r.metric for r in results},
         "splits": [{"fold": s.fold, "test_identities": s.test_identities} for s in splits],
         "folds": [{"loss": r.loss, "fold": r.fold, "scores": r.scores} for r in results],
@@ -105,13 +107,13 @@ def train_all(args) -> dict:
 
 
 # --------------------------------------------------------------------------- tables
-# (key in the fold scores, column header, factor, decimals)
+# (key in the fold scores, column header, factor, decimals); the verification columns as in
+# every open-set table (openset.REPORT_COLUMNS), then those only the faces table has
+OPEN_SET_COLUMN = {column[0]: column for column in openset.REPORT_COLUMNS}
 TABLE_COLUMNS = (
-    ("auc", "AUC (%)", 100, 1),
-    ("eer", "EER (%)", 100, 1),
-    ("tar@far=0.01", "TAR@FAR=1% (%)", 100, 1),
+    *(OPEN_SET_COLUMN[key] for key in ("auc", "eer", "tar@far=0.01")),
     ("tar@far=0.1", "TAR@FAR=10% (%)", 100, 1),
-    ("verification_accuracy", "verif. acc. (%)", 100, 1),
+    OPEN_SET_COLUMN["verification_accuracy"],
     ("knn_accuracy", "1-NN acc. (%)", 100, 1),
     ("nmi", "NMI (k-means)", 1, 3),
 )

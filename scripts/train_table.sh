@@ -53,15 +53,8 @@ ROWS=(
 
 # the open-set rows: name | CLI arguments (all with --unseen-classes 7 8 9, 10 epochs)
 UNSEEN="--unseen-classes 7 8 9 --epochs 10"
-# per loss, the settings of the closed-set rows above (2-D | 3-D and up)
-declare -A OPEN_2D=(
-  [softmax]="--loss softmax"
-  [contrastive]="--loss contrastive --margin 1"
-  [triplet]="--loss triplet --margin 0.2 --mining semi-hard"
-  [sphereface]="--loss sphereface --margin 4"
-  [cosface]="--loss cosface --margin 0.1 --scale 16 --lr 0.01"
-  [arcface]="--loss arcface --margin 0.2 --scale 16 --lr 0.01"
-)
+# per loss, the settings of the closed-set rows above (3-D and up; in 2-D, CosFace and ArcFace
+# take the smaller margins of their 2-D rows)
 declare -A OPEN_ND=(
   [softmax]="--loss softmax"
   [contrastive]="--loss contrastive --margin 1"
@@ -70,6 +63,10 @@ declare -A OPEN_ND=(
   [cosface]="--loss cosface --margin 0.2 --scale 16 --lr 0.01"
   [arcface]="--loss arcface --margin 0.3 --scale 16 --lr 0.01 --warmup 0.4"
 )
+declare -A OPEN_2D=()
+for loss in "${!OPEN_ND[@]}"; do OPEN_2D[$loss]=${OPEN_ND[$loss]}; done
+OPEN_2D[cosface]="--loss cosface --margin 0.1 --scale 16 --lr 0.01"
+OPEN_2D[arcface]="--loss arcface --margin 0.2 --scale 16 --lr 0.01"
 OPEN_ROWS=()
 for loss in softmax contrastive triplet sphereface cosface arcface; do
   OPEN_ROWS+=("open-2d-$loss|${OPEN_2D[$loss]} --dim 2 $UNSEEN|-")

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from minifacenet import data as D
+from minifacenet import data
 
 
 @pytest.fixture
@@ -29,16 +29,16 @@ def offline(monkeypatch):
 @pytest.fixture(scope="session")
 def data_dir():
     """The resolved data root (``$MINIFACENET_DATA`` or data/); skip if it lacks MNIST or Olivetti."""
-    root = D.data_root()
-    wanted = [root / "MNIST" / "raw" / name for name in D.MNIST_FILES] + [root / D.OLIVETTI_FILE]
+    root = data.data_root()
+    wanted = [root / "MNIST" / "raw" / name for name in data.MNIST_FILES] + [root / data.OLIVETTI_FILE]
     missing = [str(path) for path in wanted if not path.exists()]
     if missing:
-        pytest.skip(f"datasets not found (set {D.ENV_VAR}): missing {', '.join(missing)}")
+        pytest.skip(f"datasets not found (set {data.ENV_VAR}): missing {', '.join(missing)}")
     return root
 
 
 @pytest.fixture(scope="session")
 def mnist_subset(data_dir) -> tuple[torch.Tensor, torch.Tensor]:
     """The first 512 MNIST training images ``[512, 1, 28, 28]`` and labels ``[512]``."""
-    images, labels = D.mnist(True, root=data_dir)
+    images, labels = data.mnist(True, root=data_dir)
     return images[:512].clone(), labels[:512].clone()

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from minifacenet import checkpoint as C
-from minifacenet import losses as L
+from minifacenet import checkpoint, losses
 from minifacenet.models import EmbeddingNet
 
 
@@ -25,8 +24,10 @@ class Payload:
 
 def saved(tmp_path: Path, name: str, **params) -> Path:
     torch.manual_seed(0)
-    loss = L.build_loss(name, embedding_dim=2, num_classes=10, **params)
-    return C.save_checkpoint(tmp_path / f"{name}.pt", EmbeddingNet(2), loss, {"lr": 0.003, "out": "runs/x"})
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=10, **params)
+    return checkpoint.save_checkpoint(
+        tmp_path / f"{name}.pt", EmbeddingNet(2), loss, {"lr": 0.003, "out": "runs/x"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -36,8 +37,8 @@ def test_checkpoint_loads_with_weights_only_and_round_trips(tmp_path, name, para
     path = saved(tmp_path, name, **params)
     raw = torch.load(path, weights_only=True)  # plain values only: no pickled classes
     assert raw["loss_name"] == name and raw["config"] == {"lr": 0.003, "out": "runs/x"}
-    model, loss, config = C.load_checkpoint(path, loss=name)
-    assert type(loss) is L.build_loss(name, embedding_dim=2, num_classes=10).__class__
+    model, loss, config = checkpoint.load_checkpoint(path, loss=name)
+    assert type(loss) is losses.build_loss(name, embedding_dim=2, num_classes=10).__class__
     assert config == {"lr": 0.003, "out": "runs/x"} and not model.training
 
 
@@ -45,8 +46,8 @@ def test_a_pickled_object_in_the_file_is_not_run(tmp_path):
     marker = tmp_path / "code-ran"
     path = tmp_path / "evil.pt"
     torch.save({"model_config": Payload(marker)}, path)
-    with pytest.raises(C.CheckpointError, match="refused") as error:
-        C.load_checkpoint(path)
+    with pytest.raises(checkpoint.CheckpointError, match="refused") as error:
+        checkpoint.load_checkpoint(path)
     assert str(path) in str(error.value)
     assert not marker.exists()
 
@@ -65,30 +66,30 @@ def test_unreadable_files_raise_one_error_naming_the_file(tmp_path, content):
         torch.save(content, path)
     else:
         path.write_bytes(content)
-    with pytest.raises(C.CheckpointError) as error:
-        C.load_checkpoint(path)
+    with pytest.raises(checkpoint.CheckpointError) as error:
+        checkpoint.load_checkpoint(path)
     assert str(path) in str(error.value)
 
 
 def test_missing_file_and_folder(tmp_path):
     for path in (tmp_path / "nowhere.pt", tmp_path):
-        with pytest.raises(C.CheckpointError, match="no checkpoint file"):
-            C.load_checkpoint(path)
+        with pytest.raises(checkpoint.CheckpointError, match="no checkpoint file"):
+            checkpoint.load_checkpoint(path)
 
 
 def test_the_wrong_loss_is_an_error_not_all_keys_matched(tmp_path):
     path = saved(tmp_path, "arcface", m=0.5)
-    with pytest.raises(C.CheckpointError, match="holds a 'arcface' loss, not 'cosface'"):
-        C.load_checkpoint(path, loss="cosface")
+    with pytest.raises(checkpoint.CheckpointError, match="holds a 'arcface' loss, not 'cosface'"):
+        checkpoint.load_checkpoint(path, loss="cosface")
     state = torch.load(path, weights_only=True)
     state["loss_name"] = "cosface"  # relabelled: ArcFace's easy_margin is not CosFace's
     torch.save(state, path)
-    with pytest.raises(C.CheckpointError, match="does not fit"):
-        C.load_checkpoint(path)
+    with pytest.raises(checkpoint.CheckpointError, match="does not fit"):
+        checkpoint.load_checkpoint(path)
 
 
 def test_config_with_objects_is_refused_when_saving(tmp_path):
-    loss = L.build_loss("softmax", embedding_dim=2, num_classes=10)
+    loss = losses.build_loss("softmax", embedding_dim=2, num_classes=10)
     with pytest.raises(TypeError, match=r"config\['out'\] is a PosixPath"):
-        C.save_checkpoint(tmp_path / "c.pt", EmbeddingNet(2), loss, {"out": tmp_path})
+        checkpoint.save_checkpoint(tmp_path / "c.pt", EmbeddingNet(2), loss, {"out": tmp_path})
     assert not (tmp_path / "c.pt").exists()

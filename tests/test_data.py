@@ -18,12 +18,12 @@ import pytest
 import torch
 from scipy.io import savemat
 
-from minifacenet import data as D
+from minifacenet import data
 
 
 def clear_caches() -> None:
-    D._mnist_cached.cache_clear()
-    D._olivetti_cached.cache_clear()
+    data._mnist_cached.cache_clear()
+    data._olivetti_cached.cache_clear()
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:
@@ -35,15 +35,15 @@ def snapshot(root: Path) -> dict[str, tuple[int, int]]:
 def test_loaders_never_write_into_the_data_root(data_dir):
     clear_caches()
     before = snapshot(data_dir)
-    D.mnist(True, root=data_dir)
-    D.mnist(False, root=data_dir)
-    D.olivetti(root=data_dir)
+    data.mnist(True, root=data_dir)
+    data.mnist(False, root=data_dir)
+    data.olivetti(root=data_dir)
     assert snapshot(data_dir) == before
 
 
 @pytest.mark.parametrize(("train", "size"), [(True, 60000), (False, 10000)])
 def test_mnist_shapes_dtypes_ranges(data_dir, train, size):
-    images, labels = D.mnist(train, root=data_dir)
+    images, labels = data.mnist(train, root=data_dir)
     assert images.shape == (size, 1, 28, 28) and images.dtype == torch.float32
     assert labels.shape == (size,) and labels.dtype == torch.int64
     assert images.min() == 0.0 and images.max() == 1.0
@@ -51,7 +51,7 @@ def test_mnist_shapes_dtypes_ranges(data_dir, train, size):
 
 
 def test_olivetti_shapes_dtypes_ranges(data_dir):
-    images, labels = D.olivetti(root=data_dir)
+    images, labels = data.olivetti(root=data_dir)
     assert images.shape == (400, 1, 64, 64) and images.dtype == torch.float32
     assert labels.shape == (400,) and labels.dtype == torch.int64
     assert 0.0 <= images.min() and images.max() <= 1.0 and images.std() > 0.1
@@ -59,48 +59,48 @@ def test_olivetti_shapes_dtypes_ranges(data_dir):
 
 
 def test_loaders_return_copies_not_the_cache(data_dir):
-    images, labels = D.mnist(False, root=data_dir)
+    images, labels = data.mnist(False, root=data_dir)
     images.zero_()
     labels.fill_(-1)
-    again, again_labels = D.mnist(False, root=data_dir)
+    again, again_labels = data.mnist(False, root=data_dir)
     assert again.max() == 1.0 and again_labels.min() == 0
 
 
 def test_load_by_name(data_dir):
-    assert D.load("olivetti", root=data_dir)[0].shape == (400, 1, 64, 64)
+    assert data.load("olivetti", root=data_dir)[0].shape == (400, 1, 64, 64)
     with pytest.raises(ValueError, match="mnist"):
-        D.load("cifar", root=data_dir)
+        data.load("cifar", root=data_dir)
 
 
 # --------------------------------------------------------------------------- the data root
 def test_data_root_resolution_order(monkeypatch, tmp_path):
-    monkeypatch.delenv(D.ENV_VAR, raising=False)
-    assert D.data_root() == D.REPO_DATA == Path(D.__file__).resolve().parent.parent / "data"
-    monkeypatch.setenv(D.ENV_VAR, str(tmp_path / "from-env"))
-    assert D.data_root() == tmp_path / "from-env"
-    assert D.data_root(tmp_path / "argument") == tmp_path / "argument"  # the argument wins
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    assert data.data_root() == data.REPO_DATA == Path(data.__file__).resolve().parent.parent / "data"
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path / "from-env"))
+    assert data.data_root() == tmp_path / "from-env"
+    assert data.data_root(tmp_path / "argument") == tmp_path / "argument"  # the argument wins
 
 
 @pytest.mark.usefixtures("offline")
 def test_empty_root_offline_names_folder_files_and_variable(tmp_path):
     clear_caches()
-    with pytest.raises(D.DataError) as error:
-        D.mnist(True, root=tmp_path)
+    with pytest.raises(data.DataError) as error:
+        data.mnist(True, root=tmp_path)
     message = str(error.value)
-    assert str(tmp_path / "MNIST" / "raw") in message and D.ENV_VAR in message
-    assert all(name in message for name in D.MNIST_FILES)
-    with pytest.raises(D.DataError) as error:
-        D.olivetti(root=tmp_path)
+    assert str(tmp_path / "MNIST" / "raw") in message and data.ENV_VAR in message
+    assert all(name in message for name in data.MNIST_FILES)
+    with pytest.raises(data.DataError) as error:
+        data.olivetti(root=tmp_path)
     message = str(error.value)
-    assert str(tmp_path) in message and D.OLIVETTI_FILE in message and D.ENV_VAR in message
+    assert str(tmp_path) in message and data.OLIVETTI_FILE in message and data.ENV_VAR in message
 
 
 @pytest.mark.usefixtures("offline")
 def test_environment_variable_is_used_when_no_root_is_given(monkeypatch, tmp_path):
     clear_caches()
-    monkeypatch.setenv(D.ENV_VAR, str(tmp_path))
-    with pytest.raises(D.DataError, match=str(tmp_path)):
-        D.olivetti()
+    monkeypatch.setenv(data.ENV_VAR, str(tmp_path))
+    with pytest.raises(data.DataError, match=str(tmp_path)):
+        data.olivetti()
 
 
 # --------------------------------------------------------------------------- broken caches
@@ -108,7 +108,7 @@ def mnist_copy_with_short_file(source: Path, target: Path, short: str) -> Path:
     """A data root whose MNIST files link to ``source``'s, except ``short``, cut to half."""
     raw = target / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in D.MNIST_FILES:
+    for name in data.MNIST_FILES:
         original = source / "MNIST" / "raw" / name
         if name == short:
             (raw / name).write_bytes(original.read_bytes()[: original.stat().st_size // 2])
@@ -122,8 +122,8 @@ def mnist_copy_with_short_file(source: Path, target: Path, short: str) -> Path:
 def test_truncated_mnist_says_truncated(data_dir, tmp_path, short):
     clear_caches()
     root = mnist_copy_with_short_file(data_dir, tmp_path, short)
-    with pytest.raises(D.DataError, match="truncated or corrupt") as error:
-        D.mnist(False, root=root)
+    with pytest.raises(data.DataError, match="truncated or corrupt") as error:
+        data.mnist(False, root=root)
     assert short in str(error.value)
 
 
@@ -131,12 +131,12 @@ def test_truncated_mnist_says_truncated(data_dir, tmp_path, short):
 @pytest.mark.parametrize("content", ["garbage", "half"])
 def test_corrupt_olivetti_cache(data_dir, tmp_path, content):
     clear_caches()
-    original = (data_dir / D.OLIVETTI_FILE).read_bytes()
+    original = (data_dir / data.OLIVETTI_FILE).read_bytes()
     bad = b"not a pickle at all" if content == "garbage" else original[: len(original) // 2]
-    (tmp_path / D.OLIVETTI_FILE).write_bytes(bad)
-    with pytest.raises(D.DataError, match="corrupt or truncated") as error:
-        D.olivetti(root=tmp_path)
-    assert str(tmp_path / D.OLIVETTI_FILE) in str(error.value)
+    (tmp_path / data.OLIVETTI_FILE).write_bytes(bad)
+    with pytest.raises(data.DataError, match="corrupt or truncated") as error:
+        data.olivetti(root=tmp_path)
+    assert str(tmp_path / data.OLIVETTI_FILE) in str(error.value)
 
 
 def mnist_root(source: Path, target: Path, *, copy: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> Path:
@@ -147,7 +147,7 @@ def mnist_root(source: Path, target: Path, *, copy: tuple[str, ...] = (), skip: 
     """
     raw = target / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    for name in D.MNIST_FILES:
+    for name in data.MNIST_FILES:
         if name in skip:
             continue
         original = source / "MNIST" / "raw" / name
@@ -158,9 +158,9 @@ def mnist_root(source: Path, target: Path, *, copy: tuple[str, ...] = (), skip: 
     return target
 
 
-def patch_file(path: Path, offset: int, data: bytes) -> None:
+def patch_file(path: Path, offset: int, replacement: bytes) -> None:
     content = bytearray(path.read_bytes())
-    content[offset : offset + len(data)] = data
+    content[offset : offset + len(replacement)] = replacement
     path.write_bytes(bytes(content))
 
 
@@ -170,25 +170,25 @@ def test_a_corrupt_mnist_label_is_an_error_not_a_201_class_dataset(data_dir, tmp
     name = "t10k-labels-idx1-ubyte"
     root = mnist_root(data_dir, tmp_path, copy=(name,))
     patch_file(root / "MNIST" / "raw" / name, 8 + 1234, bytes([200]))  # label 1234 becomes 200
-    with pytest.raises(D.DataError, match=r"label 200 at position 1234: labels must be 0\.\.9") as error:
-        D.mnist(False, root=root)
+    with pytest.raises(data.DataError, match=r"label 200 at position 1234: labels must be 0\.\.9") as error:
+        data.mnist(False, root=root)
     assert name in str(error.value) and "Delete it" in str(error.value)
 
 
 @pytest.mark.usefixtures("offline")
 @pytest.mark.parametrize(
-    ("name", "offset", "data"),
+    ("name", "offset", "header"),
     [
         ("t10k-images-idx3-ubyte", 0, b"\x00\x00\x09\x03"),  # magic: signed bytes, not unsigned
         ("t10k-labels-idx1-ubyte", 4, (20000).to_bytes(4, "big")),  # count 20000, not 10000
     ],
 )
-def test_a_bad_mnist_header_is_named(data_dir, tmp_path, name, offset, data):
+def test_a_bad_mnist_header_is_named(data_dir, tmp_path, name, offset, header):
     clear_caches()
     root = mnist_root(data_dir, tmp_path, copy=(name,))
-    patch_file(root / "MNIST" / "raw" / name, offset, data)
-    with pytest.raises(D.DataError, match="bad header") as error:
-        D.mnist(False, root=root)
+    patch_file(root / "MNIST" / "raw" / name, offset, header)
+    with pytest.raises(data.DataError, match="bad header") as error:
+        data.mnist(False, root=root)
     assert name in str(error.value) and "AssertionError" not in str(error.value)
 
 
@@ -206,8 +206,8 @@ def with_flat_image(faces: np.ndarray) -> np.ndarray:
 
 def olivetti_cache(data_dir: Path, root: Path, damage) -> Path:
     """A copy of the Olivetti cache (uint8 ``[400, 4096]``) changed by ``damage``."""
-    joblib.dump(damage(joblib.load(data_dir / D.OLIVETTI_FILE)), root / D.OLIVETTI_FILE, compress=6)
-    return root / D.OLIVETTI_FILE
+    joblib.dump(damage(joblib.load(data_dir / data.OLIVETTI_FILE)), root / data.OLIVETTI_FILE, compress=6)
+    return root / data.OLIVETTI_FILE
 
 
 @pytest.mark.usefixtures("offline")
@@ -222,8 +222,8 @@ def olivetti_cache(data_dir: Path, root: Path, damage) -> Path:
 def test_a_corrupt_olivetti_cache_is_named_with_the_fix(data_dir, tmp_path, damage, reason):
     clear_caches()
     path = olivetti_cache(data_dir, tmp_path, damage)
-    with pytest.raises(D.DataError, match=reason) as error:
-        D.olivetti(root=tmp_path)
+    with pytest.raises(data.DataError, match=reason) as error:
+        data.olivetti(root=tmp_path)
     assert str(path) in str(error.value) and "Delete it" in str(error.value)
 
 
@@ -234,8 +234,8 @@ def test_a_corrupt_gz_is_called_corrupt_and_nothing_is_written(data_dir, tmp_pat
     root = mnist_root(data_dir, tmp_path, skip=(name,))
     (root / "MNIST" / "raw" / f"{name}.gz").write_bytes(b"\x1f\x8b this is not gzip data")
     before = snapshot(root)
-    with pytest.raises(D.DataError, match="is corrupt") as error:
-        D.mnist(False, root=root)
+    with pytest.raises(data.DataError, match="is corrupt") as error:
+        data.mnist(False, root=root)
     assert f"{name}.gz" in str(error.value) and "could not be downloaded" not in str(error.value)
     assert snapshot(root) == before
 
@@ -246,8 +246,8 @@ def test_a_gz_beside_a_missing_file_is_unpacked(data_dir, tmp_path):
     name = "t10k-labels-idx1-ubyte"
     root = mnist_root(data_dir, tmp_path, skip=(name,))
     shutil.copyfile(data_dir / "MNIST" / "raw" / f"{name}.gz", root / "MNIST" / "raw" / f"{name}.gz")
-    labels = D.mnist(False, root=root)[1]
-    assert torch.equal(labels, D.mnist(False, root=data_dir)[1])
+    labels = data.mnist(False, root=root)[1]
+    assert torch.equal(labels, data.mnist(False, root=data_dir)[1])
     assert (root / "MNIST" / "raw" / name).read_bytes() == (data_dir / "MNIST" / "raw" / name).read_bytes()
 
 
@@ -260,11 +260,11 @@ def test_a_failed_load_leaves_the_folder_as_it_was(monkeypatch, tmp_path, where)
     root.mkdir()
     (root / "README.md").write_text("the course's data folder")
     before = snapshot(tmp_path)
-    monkeypatch.delenv(D.ENV_VAR, raising=False)
-    monkeypatch.setattr(D, "DEFAULT_ROOT", root)
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "DEFAULT_ROOT", root)
     argument = {"empty": root, "mistyped": tmp_path / "dtaa", "default": None}[where]
-    for load in (lambda: D.mnist(True, root=argument), lambda: D.olivetti(root=argument)):
-        with pytest.raises(D.DataError):
+    for load in (lambda: data.mnist(True, root=argument), lambda: data.olivetti(root=argument)):
+        with pytest.raises(data.DataError):
             load()
         assert snapshot(tmp_path) == before
 
@@ -273,13 +273,13 @@ def test_a_failed_load_leaves_the_folder_as_it_was(monkeypatch, tmp_path, where)
 def test_three_of_four_mnist_files_are_not_rewritten_before_failing(data_dir, tmp_path):
     clear_caches()
     missing = "t10k-labels-idx1-ubyte"  # the last file: older loaders re-extracted the first three
-    present = [name for name in D.MNIST_FILES if name != missing]
+    present = [name for name in data.MNIST_FILES if name != missing]
     root = mnist_root(data_dir, tmp_path, copy=tuple(present), skip=(missing,))
     for name in present:
         shutil.copyfile(data_dir / "MNIST" / "raw" / f"{name}.gz", root / "MNIST" / "raw" / f"{name}.gz")
     before = snapshot(root)
-    with pytest.raises(D.DataError, match=missing):
-        D.mnist(True, root=root)
+    with pytest.raises(data.DataError, match=missing):
+        data.mnist(True, root=root)
     assert snapshot(root) == before
 
 
@@ -296,13 +296,13 @@ def silent_server():
 
 def test_downloads_give_up_behind_a_silent_network(monkeypatch, tmp_path, silent_server):
     clear_caches()
-    assert D.DOWNLOAD_TIMEOUT * len(D.MNIST_MIRRORS) < 60  # the real bound: well under a minute
-    monkeypatch.setattr(D, "DOWNLOAD_TIMEOUT", 0.5)
-    monkeypatch.setattr(D, "MNIST_MIRRORS", (silent_server, silent_server))
-    monkeypatch.setattr(D, "OLIVETTI_URL", f"{silent_server}olivettifaces.mat")
-    for load, folder in ((D.mnist, tmp_path / "MNIST" / "raw"), (D.olivetti, tmp_path)):
+    assert data.DOWNLOAD_TIMEOUT * len(data.MNIST_MIRRORS) < 60  # the real bound: well under a minute
+    monkeypatch.setattr(data, "DOWNLOAD_TIMEOUT", 0.5)
+    monkeypatch.setattr(data, "MNIST_MIRRORS", (silent_server, silent_server))
+    monkeypatch.setattr(data, "OLIVETTI_URL", f"{silent_server}olivettifaces.mat")
+    for load, folder in ((data.mnist, tmp_path / "MNIST" / "raw"), (data.olivetti, tmp_path)):
         start = time.monotonic()
-        with pytest.raises(D.DataError, match="timed out") as error:
+        with pytest.raises(data.DataError, match="timed out") as error:
             load(root=tmp_path)
         assert time.monotonic() - start < 10
         assert f"Copy them into {folder}" in str(error.value)
@@ -337,13 +337,13 @@ def closed_port_url() -> str:
 
 def test_download_from_the_second_mirror_into_an_empty_root(data_dir, tmp_path, monkeypatch, file_server):
     clear_caches()
-    monkeypatch.setattr(D, "MNIST_MIRRORS", (closed_port_url(), file_server(data_dir / "MNIST" / "raw")))
+    monkeypatch.setattr(data, "MNIST_MIRRORS", (closed_port_url(), file_server(data_dir / "MNIST" / "raw")))
     root = tmp_path / "new" / "data"
-    images, labels = D.mnist(False, root=root)
+    images, labels = data.mnist(False, root=root)
     clear_caches()
-    expected_images, expected_labels = D.mnist(False, root=data_dir)
+    expected_images, expected_labels = data.mnist(False, root=data_dir)
     assert torch.equal(images, expected_images) and torch.equal(labels, expected_labels)
-    assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(D.MNIST_FILES)
+    assert sorted(p.name for p in (root / "MNIST" / "raw").iterdir()) == sorted(data.MNIST_FILES)
 
 
 def test_olivetti_download_writes_the_cache_scikit_learn_writes(data_dir, tmp_path, monkeypatch, file_server):
@@ -351,20 +351,20 @@ def test_olivetti_download_writes_the_cache_scikit_learn_writes(data_dir, tmp_pa
     served = tmp_path / "served"
     served.mkdir()
     # the source's layout: faces [4096, 400], the transpose of the cache's [400, 4096]
-    savemat(served / "olivettifaces.mat", {"faces": joblib.load(data_dir / D.OLIVETTI_FILE).T})
+    savemat(served / "olivettifaces.mat", {"faces": joblib.load(data_dir / data.OLIVETTI_FILE).T})
     digest = hashlib.sha256((served / "olivettifaces.mat").read_bytes()).hexdigest()
-    monkeypatch.setattr(D, "OLIVETTI_URL", f"{file_server(served)}olivettifaces.mat")
-    monkeypatch.setattr(D, "OLIVETTI_SHA256", digest)
+    monkeypatch.setattr(data, "OLIVETTI_URL", f"{file_server(served)}olivettifaces.mat")
+    monkeypatch.setattr(data, "OLIVETTI_SHA256", digest)
     root = tmp_path / "data"
-    images, labels = D.olivetti(root=root)
+    images, labels = data.olivetti(root=root)
     clear_caches()
-    expected_images, expected_labels = D.olivetti(root=data_dir)
+    expected_images, expected_labels = data.olivetti(root=data_dir)
     assert torch.equal(images, expected_images) and torch.equal(labels, expected_labels)
-    assert [p.name for p in root.iterdir()] == [D.OLIVETTI_FILE]
-    monkeypatch.setattr(D, "OLIVETTI_SHA256", "0" * 64)  # a tampered download is refused
+    assert [p.name for p in root.iterdir()] == [data.OLIVETTI_FILE]
+    monkeypatch.setattr(data, "OLIVETTI_SHA256", "0" * 64)  # a tampered download is refused
     clear_caches()
-    with pytest.raises(D.DataError, match="sent a corrupt file"):
-        D.olivetti(root=tmp_path / "other")
+    with pytest.raises(data.DataError, match="sent a corrupt file"):
+        data.olivetti(root=tmp_path / "other")
     assert not (tmp_path / "other").exists()
 
 
@@ -378,7 +378,7 @@ def uneven_labels() -> torch.Tensor:
 @pytest.mark.parametrize(("p", "k"), [(3, 4), (6, 3), (2, 2)])
 def test_pk_batches_are_p_blocks_of_k(p, k):
     labels = uneven_labels()
-    batches = list(D.pk_batches(labels, classes_per_batch=p, samples_per_class=k))
+    batches = list(data.pk_batches(labels, classes_per_batch=p, samples_per_class=k))
     assert len(batches) == len(labels) // (p * k)
     for batch in batches:
         blocks = labels[batch].view(p, k)  # [P, K]: one class per row
@@ -389,7 +389,7 @@ def test_pk_batches_are_p_blocks_of_k(p, k):
 
 def test_pk_batches_distinct_samples_when_the_class_has_enough():
     labels = uneven_labels()
-    for batch in D.pk_batches(labels, classes_per_batch=4, samples_per_class=2):
+    for batch in data.pk_batches(labels, classes_per_batch=4, samples_per_class=2):
         for block in batch.view(4, 2):
             assert len(block.unique()) == 2
 
@@ -401,7 +401,7 @@ def test_pk_batches_follow_the_generator():
         generator = torch.Generator().manual_seed(seed)
         return [
             b.tolist()
-            for b in D.pk_batches(labels, classes_per_batch=3, samples_per_class=4, generator=generator)
+            for b in data.pk_batches(labels, classes_per_batch=3, samples_per_class=4, generator=generator)
         ]
 
     assert draw(5) == draw(5)
@@ -410,4 +410,4 @@ def test_pk_batches_follow_the_generator():
 
 def test_pk_batches_reject_more_classes_than_exist():
     with pytest.raises(ValueError, match="only 6 classes"):
-        next(D.pk_batches(uneven_labels(), classes_per_batch=7, samples_per_class=2))
+        next(data.pk_batches(uneven_labels(), classes_per_batch=7, samples_per_class=2))

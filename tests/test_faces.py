@@ -76,15 +76,15 @@ def test_shift_moves_each_image_by_at_most_max_shift():
 
 
 def test_sphereface_schedule_reaches_its_floor_at_forty_percent():
-    params = faces.loss_params("sphereface")
+    params = faces.face_loss_settings("sphereface")
     warmup = faces.warmup_for("sphereface", faces.FaceConfig())
     head = losses.build_loss("sphereface", embedding_dim=4, num_classes=3, **params)
     assert head.lamb_at(0.4, warmup=warmup) == pytest.approx(params["lamb_min"])
     assert head.lamb_at(0.2, warmup=warmup) > params["lamb_min"]
     assert faces.warmup_for("cosface", faces.FaceConfig()) == faces.FaceConfig().warmup_fraction
-    assert faces.loss_params("cosface", params={"m": 0.2}) == {"s": 16.0, "m": 0.2}
+    assert faces.face_loss_settings("cosface", overrides={"m": 0.2}) == {"s": 16.0, "m": 0.2}
     with pytest.raises(ValueError, match="unknown loss"):
-        faces.loss_params("center")
+        faces.face_loss_settings("center")
 
 
 def toy_faces(num_people=8, per_person=6, size=16, seed=0):

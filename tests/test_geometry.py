@@ -17,7 +17,7 @@ from minifacenet.explorer.margins import (
     circle_points,
     compute_frame,
     cosface_margin_upper_bound,
-    head_params,
+    head_arguments,
     margin_arcs,
     probability_around_circle,
     region_labels,
@@ -76,13 +76,17 @@ def arc_extent(arcs, angles):
     return start, end
 
 
+def arcs_around_weights(loss: str, m: float):
+    """The arcs of ``loss`` at ``m`` on WEIGHT, the angles to each weight's (ccw, cw) neighbours,
+    and how far each arc reaches from its weight (clockwise, counter-clockwise)."""
+    arcs = single_arcs(WEIGHT, make_head(loss, m=m, weight=WEIGHT))
+    return arcs, neighbour_gaps(ANGLES), arc_extent(arcs, ANGLES)
+
+
 @pytest.mark.parametrize("m", [0.05, 0.2, 0.4])
 def test_arcface_arc_ends_exactly_m_inside_each_voronoi_boundary(m):
     """ArcFace: theta_y + m < theta_j, so the gap around each bisector is exactly m wide."""
-    head = make_head("arcface", m=m, weight=WEIGHT)
-    arcs = single_arcs(WEIGHT, head)
-    ccw, cw = neighbour_gaps(ANGLES)
-    back, forward = arc_extent(arcs, ANGLES)
+    arcs, (ccw, cw), (back, forward) = arcs_around_weights("arcface", m)
     # the Voronoi boundary is the bisector, at half the gap; the arc stops m/2 before it
     np.testing.assert_allclose(forward, ccw / 2 - m / 2, atol=1e-9)
     np.testing.assert_allclose(back, cw / 2 - m / 2, atol=1e-9)
@@ -94,10 +98,7 @@ def test_arcface_arc_ends_exactly_m_inside_each_voronoi_boundary(m):
 @pytest.mark.parametrize("m", [0.05, 0.15, 0.25])
 def test_cosface_arc_depends_on_the_angle_between_weights(m):
     """CosFace: cos t - m = cos(D - t) gives t = D/2 - arcsin(m / (2 sin(D/2)))."""
-    head = make_head("cosface", m=m, weight=WEIGHT)
-    arcs = single_arcs(WEIGHT, head)
-    ccw, cw = neighbour_gaps(ANGLES)
-    back, forward = arc_extent(arcs, ANGLES)
+    arcs, (ccw, cw), (back, forward) = arcs_around_weights("cosface", m)
     np.testing.assert_allclose(forward, ccw / 2 - np.arcsin(m / (2 * np.sin(ccw / 2))), atol=1e-9)
     np.testing.assert_allclose(back, cw / 2 - np.arcsin(m / (2 * np.sin(cw / 2))), atol=1e-9)
     # unlike ArcFace the gap is not constant: wider between close weights
@@ -111,8 +112,7 @@ def test_sphereface_arc_from_m_theta_y_below_theta_j(m):
     D - t and the same class seen from behind at (2 pi - D) + t, so the arc reaches
     min over j of min(D_j / (m + 1), (2 pi - D_j) / (m - 1)); with m = 4 a class that is
     not a neighbour can bind."""
-    head = make_head("sphereface", m=m, weight=WEIGHT)
-    back, forward = arc_extent(single_arcs(WEIGHT, head), ANGLES)
+    _, _, (back, forward) = arcs_around_weights("sphereface", m)
     for y in range(len(ANGLES)):
         ahead = np.delete((ANGLES - ANGLES[y]) % (2 * math.pi), y)  # counter-clockwise distances
         for reach, distances in ((forward[y], ahead), (back[y], 2 * math.pi - ahead)):
@@ -228,7 +228,7 @@ def test_scale_lower_bound_formula():
 
 def test_bad_input_names_the_fix():
     with pytest.raises(ValueError, match="choose one of"):
-        head_params("softmaxx", m=0.1)
+        head_arguments("softmaxx", m=0.1)
     with pytest.raises(ValueError, match="share D"):
         CosineCache.build(np.zeros((4, 3)), np.zeros(4, dtype=int), np.eye(2))
     with pytest.raises(ValueError, match=r"lie in \[0, 2\)"):

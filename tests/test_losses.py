@@ -19,7 +19,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minifacenet import losses as L
+from minifacenet import losses
 
 DTYPES = (torch.float32, torch.float64)
 # float32 logits of size ~10 carry ~1e-6 round-off; any formula mistake is >= 1e-3
@@ -77,7 +77,7 @@ def hand_cross_entropy(logits: list[list[float]], labels) -> float:
     return sum(terms) / len(terms)
 
 
-def make_head(cls, weight: torch.Tensor, **params) -> L.MarginHead:
+def make_head(cls, weight: torch.Tensor, **params) -> losses.MarginHead:
     head = cls(weight.shape[1], weight.shape[0], **params).to(weight.dtype)
     with torch.no_grad():
         head.weight.copy_(weight)
@@ -115,18 +115,18 @@ def psi_reference(t: float, m: int) -> float:
 
 
 FIXED_SCALE_CASES = {
-    "normface": (L.NormFace, {"s": 10.0}, math.cos),
-    "cosface": (L.CosFace, {"s": 8.0, "m": 0.35}, lambda t: math.cos(t) - 0.35),
-    "arcface": (L.ArcFace, {"s": 10.0, "m": 0.5}, arcface_reference(0.5)),
-    "arcface-small-m": (L.ArcFace, {"s": 64.0, "m": 0.3}, arcface_reference(0.3)),
-    "arcface-easy": (L.ArcFace, {"s": 10.0, "m": 0.5, "easy_margin": True}, easy_margin_reference(0.5)),
+    "normface": (losses.NormFace, {"s": 10.0}, math.cos),
+    "cosface": (losses.CosFace, {"s": 8.0, "m": 0.35}, lambda t: math.cos(t) - 0.35),
+    "arcface": (losses.ArcFace, {"s": 10.0, "m": 0.5}, arcface_reference(0.5)),
+    "arcface-small-m": (losses.ArcFace, {"s": 64.0, "m": 0.3}, arcface_reference(0.3)),
+    "arcface-easy": (losses.ArcFace, {"s": 10.0, "m": 0.5, "easy_margin": True}, easy_margin_reference(0.5)),
     "combined": (
-        L.CombinedMargin,
+        losses.CombinedMargin,
         {"s": 10.0, "m1": 1.5, "m2": 0.2, "m3": 0.1},
         combined_reference(1.5, 0.2, 0.1),
     ),
     "combined-cm1": (
-        L.CombinedMargin,
+        losses.CombinedMargin,
         {"s": 5.0, "m1": 1.0, "m2": 0.3, "m3": 0.2},
         combined_reference(1, 0.3, 0.2),
     ),
@@ -140,21 +140,14 @@ def test_fixed_scale_heads_match_hand_formulas(case, dtype):
     cls, params, target = FIXED_SCALE_CASES[case]
     embeddings, weight, labels = placed(dtype)
     head = make_head(cls, weight, **params)
-    expected = hand_logits(target, [params["s"]] * len(LABELS))
+    scales = [params["s"]] * len(LABELS)
+    expected = hand_logits(target, scales)
     logits = head.logits(embeddings, labels)
     assert logits.dtype == dtype and logits.shape == (6, 2)
     assert_close(logits, expected, dtype)
     assert_close(head(embeddings, labels), hand_cross_entropy(expected, LABELS), dtype)
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("case", list(FIXED_SCALE_CASES))
-def test_test_time_logits_have_no_margin(case, dtype):
-    cls, params, _ = FIXED_SCALE_CASES[case]
-    embeddings, weight, _ = placed(dtype)
-    head = make_head(cls, weight, **params)
-    expected = hand_logits(math.cos, [params["s"]] * len(LABELS), with_labels=False)
-    assert_close(head.logits(embeddings), expected, dtype)
+    # test time: s cos(theta), no margin
+    assert_close(head.logits(embeddings), hand_logits(math.cos, scales, with_labels=False), dtype)
 
 
 def test_the_placed_angles_reach_the_arcface_fallback_region():
@@ -166,7 +159,7 @@ def test_the_placed_angles_reach_the_arcface_fallback_region():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_softmax_is_a_linear_layer_with_bias(dtype):
     embeddings, weight, labels = placed(dtype)
-    head = make_head(L.Softmax, weight)
+    head = make_head(losses.Softmax, weight)
     bias = (0.3, -0.2)
     with torch.no_grad():
         head.bias.copy_(torch.tensor(bias, dtype=dtype))
@@ -183,10 +176,10 @@ def test_softmax_is_a_linear_layer_with_bias(dtype):
 @pytest.mark.parametrize("m", [0.2, 0.5, 1.0])
 def test_combined_margin_reduces_to_arcface_and_cosface(m, dtype):
     embeddings, weight, labels = placed(dtype)
-    as_arcface = make_head(L.CombinedMargin, weight, s=10.0, m1=1.0, m2=m, m3=0.0)
-    as_cosface = make_head(L.CombinedMargin, weight, s=10.0, m1=1.0, m2=0.0, m3=m)
-    arcface = make_head(L.ArcFace, weight, s=10.0, m=m)
-    cosface = make_head(L.CosFace, weight, s=10.0, m=m)
+    as_arcface = make_head(losses.CombinedMargin, weight, s=10.0, m1=1.0, m2=m, m3=0.0)
+    as_cosface = make_head(losses.CombinedMargin, weight, s=10.0, m1=1.0, m2=0.0, m3=m)
+    arcface = make_head(losses.ArcFace, weight, s=10.0, m=m)
+    cosface = make_head(losses.CosFace, weight, s=10.0, m=m)
     # (1, m, 0) is ArcFace wherever theta + m <= pi (past pi the two fixes differ)
     inside = torch.tensor([t + m <= math.pi for t in target_thetas()])
     tol = TOLERANCE[dtype]
@@ -201,10 +194,12 @@ def test_combined_margin_reduces_to_arcface_and_cosface(m, dtype):
 
 def test_arcface_at_theta_zero_is_cos_m_up_to_the_sqrt_clamp():
     # theta = 0 exactly: sin is floored at sqrt(EPS) for a finite gradient, a known, tiny bias
-    head = make_head(L.ArcFace, torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64), s=1.0, m=0.5)
+    head = make_head(
+        losses.ArcFace, torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64), s=1.0, m=0.5
+    )
     with torch.no_grad():
         target = head.logits(torch.tensor([[2.0, 0.0]], dtype=torch.float64), torch.tensor([0]))[0, 0]
-    assert abs(target.item() - math.cos(0.5)) <= math.sqrt(L.EPS) * math.sin(0.5) + 1e-12
+    assert abs(target.item() - math.cos(0.5)) <= math.sqrt(losses.EPS) * math.sin(0.5) + 1e-12
 
 
 # --------------------------------------------------------------------------- SphereFace
@@ -214,14 +209,14 @@ def test_sphereface_psi_matches_the_piecewise_formula(m, dtype):
     thetas = [i * math.pi / 200 for i in range(201)]  # includes every k pi / m boundary, 0 and pi
     cos = torch.tensor([math.cos(t) for t in thetas], dtype=dtype)
     expected = [psi_reference(t, m) for t in thetas]
-    assert_close(L.sphereface_psi(cos, m), expected, dtype)
+    assert_close(losses.sphereface_psi(cos, m), expected, dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(("m", "lamb"), [(4, 0.0), (2, 0.0), (4, 2.5), (3, 1000.0), (1, 5.0)])
 def test_sphereface_logits_and_loss(m, lamb, dtype):
     embeddings, weight, labels = placed(dtype)
-    head = make_head(L.SphereFace, weight, m=m)
+    head = make_head(losses.SphereFace, weight, m=m)
     head.lamb = lamb
     # (lamb cos + psi) / (1 + lamb), scaled by |x|; lamb = 0 is pure A-Softmax
     expected = hand_logits(lambda t: (lamb * math.cos(t) + psi_reference(t, m)) / (1 + lamb), EMBEDDING_NORMS)
@@ -236,7 +231,7 @@ def test_sphereface_logits_and_loss(m, lamb, dtype):
     [(1000.0, 1.0, 5.0, 0.5), (100.0, 2.0, 0.5, 0.25), (10.0, 0.5, 1.5, 0.9)],
 )
 def test_sphereface_lambda_law_over_the_fraction_of_training(base, power, lamb_min, warmup):
-    head = L.SphereFace(2, 3, m=4, lamb_base=base, lamb_power=power, lamb_min=lamb_min)
+    head = losses.SphereFace(2, 3, m=4, lamb_base=base, lamb_power=power, lamb_min=lamb_min)
     assert head.lamb == 0.0 and head.margin_weight == 1.0  # a fresh head is the paper's formula
     # the official law, its iterations counted so that lamb reaches lamb_min at the warm-up
     gamma = (base / lamb_min) ** (1 / power) - 1
@@ -253,7 +248,7 @@ def test_sphereface_lambda_law_over_the_fraction_of_training(base, power, lamb_m
 
 @pytest.mark.parametrize("name", ["normface", "cosface", "arcface", "combined"])
 def test_plain_heads_warm_up_linearly_over_the_fraction(name):
-    head = L.build_loss(name, embedding_dim=2, num_classes=3)
+    head = losses.build_loss(name, embedding_dim=2, num_classes=3)
     for fraction, expected in ((0.0, 0.0), (0.1, 0.25), (0.2, 0.5), (0.4, 1.0), (0.9, 1.0)):
         assert head.schedule(fraction, warmup=0.4) == pytest.approx(expected)
         assert head.margin_weight == pytest.approx(expected)
@@ -263,7 +258,7 @@ def test_plain_heads_warm_up_linearly_over_the_fraction(name):
 
 @pytest.mark.parametrize("bad", [-0.1, 1.0, 2, float("nan"), True, "0.5"])
 def test_the_warmup_is_a_fraction_below_one(bad):
-    head = L.CosFace(2, 3)
+    head = losses.CosFace(2, 3)
     with pytest.raises(ValueError, match=r"warmup must be a fraction of training in \[0, 1\)"):
         head.schedule(0.5, warmup=bad)
     with pytest.raises(ValueError, match="fraction must be a fraction"):
@@ -302,11 +297,11 @@ def pml_head(pml_cls, weight: torch.Tensor, **params):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(("m", "s"), [(0.5, 64.0), (0.2, 10.0), (1.2, 5.0)])
 def test_arcface_matches_pytorch_metric_learning(m, s, seed):
-    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
     embeddings, labels, weight = random_batch(seed=seed)
-    ours = make_head(L.ArcFace, weight, s=s, m=m)
+    ours = make_head(losses.ArcFace, weight, s=s, m=m)
     # PML's ArcFace margin is in degrees; its default reducer is the mean over samples
-    theirs = pml_head(losses.ArcFaceLoss, weight, margin=math.degrees(m), scale=s)
+    theirs = pml_head(pml_losses.ArcFaceLoss, weight, margin=math.degrees(m), scale=s)
     torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(ours.logits(embeddings), theirs.get_logits(embeddings), rtol=1e-9, atol=1e-9)
 
@@ -314,20 +309,20 @@ def test_arcface_matches_pytorch_metric_learning(m, s, seed):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize(("m", "s"), [(0.35, 64.0), (0.1, 10.0)])
 def test_cosface_matches_pytorch_metric_learning(m, s, seed):
-    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
     embeddings, labels, weight = random_batch(seed=seed)
-    ours = make_head(L.CosFace, weight, s=s, m=m)
-    theirs = pml_head(losses.CosFaceLoss, weight, margin=m, scale=s)
+    ours = make_head(losses.CosFace, weight, s=s, m=m)
+    theirs = pml_head(pml_losses.CosFaceLoss, weight, margin=m, scale=s)
     torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 4])
 def test_sphereface_without_annealing_matches_pytorch_metric_learning(m):
-    losses = pytest.importorskip("pytorch_metric_learning.losses")
+    pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
     embeddings, labels, weight = random_batch(seed=m)
-    ours = make_head(L.SphereFace, weight, m=m)
+    ours = make_head(losses.SphereFace, weight, m=m)
     ours.lamb = 0.0  # PML's SphereFaceLoss has no lambda annealing
-    theirs = pml_head(losses.SphereFaceLoss, weight, margin=m, scale=1)
+    theirs = pml_head(pml_losses.SphereFaceLoss, weight, margin=m, scale=1)
     torch.testing.assert_close(ours(embeddings, labels), theirs(embeddings, labels), rtol=1e-9, atol=1e-9)
 
 
@@ -352,7 +347,9 @@ CURVE_CASES = [
 def test_target_logit_curve_matches_formula(loss, params, formula):
     # the open interval (0, pi); the end points are checked below with the clamps' tolerance
     thetas = [i * math.pi / 90 for i in range(1, 90)]
-    curve = L.target_logit_curve(loss, torch.tensor(thetas, dtype=torch.float64), feature_norm=2.0, **params)
+    curve = losses.target_logit_curve(
+        loss, torch.tensor(thetas, dtype=torch.float64), feature_norm=2.0, **params
+    )
     expected = torch.tensor([formula(t) for t in thetas], dtype=torch.float64)
     torch.testing.assert_close(curve, expected, rtol=1e-6, atol=1e-6)
 
@@ -361,10 +358,10 @@ def test_target_logit_curve_matches_formula(loss, params, formula):
 def test_target_logit_curve_end_points_within_the_clamp_tolerance(loss, params, formula):
     # at theta = 0 and pi the sqrt/acos clamps (EPS) shift theta by at most sqrt(2 EPS)
     thetas = torch.tensor([0.0, math.pi], dtype=torch.float64)
-    curve = L.target_logit_curve(loss, thetas, feature_norm=2.0, **params)
+    curve = losses.target_logit_curve(loss, thetas, feature_norm=2.0, **params)
     scale = params.get("s", 2.0) * params.get("m1", 1.0)
     for value, theta in zip(curve.tolist(), thetas.tolist(), strict=True):
-        assert abs(value - formula(theta)) <= scale * math.sqrt(2 * L.EPS) + 1e-9
+        assert abs(value - formula(theta)) <= scale * math.sqrt(2 * losses.EPS) + 1e-9
 
 
 # --------------------------------------------------------------------------- finite everywhere (hypothesis)
@@ -410,8 +407,8 @@ def extreme_embeddings(kind: str, weight: torch.Tensor, labels: torch.Tensor, ge
 
 def assert_finite_loss_and_gradients(name, params, *, dim, classes, n, kind, seed, dtype, lamb):
     generator = torch.Generator().manual_seed(seed)
-    head = L.build_loss(name, embedding_dim=dim, num_classes=classes, **params).to(dtype)
-    if isinstance(head, L.SphereFace):
+    head = losses.build_loss(name, embedding_dim=dim, num_classes=classes, **params).to(dtype)
+    if isinstance(head, losses.SphereFace):
         head.lamb = lamb
     labels = torch.randint(classes, (n,), generator=generator)
     with torch.no_grad():
@@ -445,9 +442,9 @@ def test_every_head_is_finite_at_every_extreme(name, params, kind):
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("name", list(L.HEADS))
+@pytest.mark.parametrize("name", list(losses.HEADS))
 def test_labels_out_of_range_name_the_range(name):
-    head = L.build_loss(name, embedding_dim=2, num_classes=3)
+    head = losses.build_loss(name, embedding_dim=2, num_classes=3)
     embeddings = torch.randn(4, 2)
     for bad in ([0, 1, 2, 3], [-1, 0, 1, 2]):
         with pytest.raises(ValueError, match=r"\[0, 3\)"):
@@ -456,9 +453,9 @@ def test_labels_out_of_range_name_the_range(name):
         head(embeddings, torch.tensor([0.0, 1.0, 2.0, 1.0]))
 
 
-@pytest.mark.parametrize("name", list(L.HEADS))
+@pytest.mark.parametrize("name", list(losses.HEADS))
 def test_nan_embeddings_are_rejected(name):
-    head = L.build_loss(name, embedding_dim=2, num_classes=3)
+    head = losses.build_loss(name, embedding_dim=2, num_classes=3)
     embeddings = torch.tensor([[0.1, float("nan")], [1.0, 2.0]])
     with pytest.raises(ValueError, match="NaN"):
         head(embeddings, torch.tensor([0, 1]))
@@ -491,22 +488,22 @@ def test_nan_embeddings_are_rejected(name):
 )
 def test_bad_parameters_raise_value_error(name, params):
     with pytest.raises(ValueError, match=r"(?i)margin|scale|\bm\d?\b|mining"):
-        L.build_loss(name, embedding_dim=2, num_classes=3, **params)
+        losses.build_loss(name, embedding_dim=2, num_classes=3, **params)
 
 
 def test_unknown_loss_lists_the_choices():
     with pytest.raises(ValueError, match="arcface"):
-        L.build_loss("largemargin", embedding_dim=2, num_classes=3)
+        losses.build_loss("largemargin", embedding_dim=2, num_classes=3)
 
 
 def test_metric_losses_reject_nan():
     bad = torch.tensor([[float("nan"), 0.0], [1.0, 0.0]])
     with pytest.raises(ValueError, match="NaN"):
-        L.ContrastiveLoss()(bad, torch.tensor([0, 0]))
+        losses.ContrastiveLoss()(bad, torch.tensor([0, 0]))
     with pytest.raises(ValueError, match="NaN"):
-        L.ContrastiveLoss().pair_loss(bad, torch.zeros(2, 2), torch.tensor([1, 0]))
+        losses.ContrastiveLoss().pair_loss(bad, torch.zeros(2, 2), torch.tensor([1, 0]))
     with pytest.raises(ValueError, match="NaN"):
-        L.TripletLoss()(bad, torch.tensor([0, 0]))
+        losses.TripletLoss()(bad, torch.tensor([0, 0]))
 
 
 # --------------------------------------------------------------------------- contrastive
@@ -522,7 +519,7 @@ def test_contrastive_matches_hand_formula(dtype):
     for a, b, y in zip(x1, x2, same, strict=True):
         d = math.dist(a, b)
         terms.append(y * d * d + (1 - y) * max(0.0, margin - d) ** 2)
-    loss = L.ContrastiveLoss(margin).pair_loss(
+    loss = losses.ContrastiveLoss(margin).pair_loss(
         torch.tensor(x1, dtype=dtype), torch.tensor(x2, dtype=dtype), torch.tensor(same)
     )
     assert_close(loss, sum(terms) / len(terms), dtype)
@@ -532,7 +529,7 @@ def test_contrastive_matches_hand_formula(dtype):
 def test_contrastive_gradient_is_finite_for_identical_points(same):
     x1 = torch.tensor([[0.2, -0.4], [1.0, 1.0]], requires_grad=True)
     x2 = x1.detach().clone().requires_grad_()
-    loss = L.ContrastiveLoss(1.0).pair_loss(x1, x2, torch.tensor([same, same]))
+    loss = losses.ContrastiveLoss(1.0).pair_loss(x1, x2, torch.tensor([same, same]))
     loss.backward()
     # same pair: d^2 = 0; different pair: margin^2, up to the distance floor (d >= 1e-6)
     assert loss.item() == pytest.approx(0.0 if same else 1.0, abs=1e-5)
@@ -567,7 +564,7 @@ def small_triplet_batch(seed: int, *, n: int = 12, dim: int = 3, classes: int = 
 def test_semi_hard_mining_and_loss_match_brute_force(seed, squared):
     embeddings, labels = small_triplet_batch(seed)
     margin = 0.3
-    loss_fn = L.TripletLoss(margin, "semi-hard", squared=squared)
+    loss_fn = losses.TripletLoss(margin, "semi-hard", squared=squared)
     d = brute_distances(embeddings, squared=squared)
     # semi-hard: d(a,p) < d(a,n) < d(a,p) + margin
     expected = {
@@ -585,7 +582,7 @@ def test_semi_hard_mining_and_loss_match_brute_force(seed, squared):
 def test_batch_hard_mining_and_loss_match_brute_force(seed, squared):
     embeddings, labels = small_triplet_batch(seed)
     margin = 0.2
-    loss_fn = L.TripletLoss(margin, "batch-hard", squared=squared)
+    loss_fn = losses.TripletLoss(margin, "batch-hard", squared=squared)
     d, y = brute_distances(embeddings, squared=squared), labels.tolist()
     expected = {}
     for a in range(len(y)):
@@ -605,7 +602,7 @@ def test_batch_hard_mining_and_loss_match_brute_force(seed, squared):
 def test_batch_all_mining_and_loss_match_brute_force(seed):
     embeddings, labels = small_triplet_batch(seed)
     margin = 0.5
-    loss_fn = L.TripletLoss(margin, "batch-all")
+    loss_fn = losses.TripletLoss(margin, "batch-all")
     d = brute_distances(embeddings, squared=True)
     # every triplet that still violates the margin; the loss averages the positive ones
     values = {(a, p, q): d[a][p] - d[a][q] + margin for a, p, q in brute_triplets(labels.tolist())}
@@ -616,18 +613,18 @@ def test_batch_all_mining_and_loss_match_brute_force(seed):
 
 def test_random_mining_gives_one_valid_negative_per_positive_pair():
     embeddings, labels = small_triplet_batch(0)
-    a, p, n = L.TripletLoss(0.2, "random").mine(embeddings, labels)
+    a, p, n = losses.TripletLoss(0.2, "random").mine(embeddings, labels)
     pairs = {(i, j) for i, j, _ in brute_triplets(labels.tolist())}
     assert set(zip(a.tolist(), p.tolist(), strict=True)) == pairs and len(a) == len(pairs)
     assert (labels[a] == labels[p]).all() and (labels[a] != labels[n]).all()
 
 
-@pytest.mark.parametrize("mining", L.TripletLoss.MINING)
+@pytest.mark.parametrize("mining", losses.TripletLoss.MINING)
 def test_triplet_zero_loss_still_backpropagates(mining):
     # two tight, opposite clusters: every negative is far beyond the margin
     embeddings = torch.tensor([[1.0, 0.0], [1.0, 1e-3], [-1.0, 0.0], [-1.0, -1e-3]], requires_grad=True)
     labels = torch.tensor([0, 0, 1, 1])
-    loss = L.TripletLoss(0.2, mining)(embeddings, labels)
+    loss = losses.TripletLoss(0.2, mining)(embeddings, labels)
     assert loss.item() == 0.0 and loss.grad_fn is not None
     loss.backward()
     assert torch.equal(embeddings.grad, torch.zeros_like(embeddings))
@@ -636,7 +633,7 @@ def test_triplet_zero_loss_still_backpropagates(mining):
 @pytest.mark.parametrize("squared", [True, False])
 def test_triplet_gradient_is_finite_for_identical_points(squared):
     embeddings = torch.tensor([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], requires_grad=True)
-    loss = L.TripletLoss(0.2, "batch-hard", squared=squared)(embeddings, torch.tensor([0, 0, 1, 1]))
+    loss = losses.TripletLoss(0.2, "batch-hard", squared=squared)(embeddings, torch.tensor([0, 0, 1, 1]))
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(embeddings.grad).all()
 
@@ -649,15 +646,16 @@ def test_semi_hard_triplet_matches_pytorch_metric_learning(seed, squared, power)
     default) our squared=False. Its AvgNonZeroReducer averages the positive losses, which
     for semi-hard triplets are all of them."""
     pytest.importorskip("pytorch_metric_learning")
-    from pytorch_metric_learning import losses, miners
+    from pytorch_metric_learning import losses as pml_losses
+    from pytorch_metric_learning import miners
     from pytorch_metric_learning.distances import LpDistance
 
     embeddings, labels = small_triplet_batch(seed, n=24)
     margin = 0.3
     distance = LpDistance(normalize_embeddings=True, p=2, power=power)
     miner = miners.TripletMarginMiner(margin=margin, type_of_triplets="semihard", distance=distance)
-    theirs = losses.TripletMarginLoss(margin=margin, distance=distance)
-    ours = L.TripletLoss(margin, "semi-hard", squared=squared)
+    theirs = pml_losses.TripletMarginLoss(margin=margin, distance=distance)
+    ours = losses.TripletLoss(margin, "semi-hard", squared=squared)
     their_triplets = miner(embeddings, labels)
     assert set(zip(*(i.tolist() for i in ours.mine(embeddings, labels)), strict=True)) == set(
         zip(*(i.tolist() for i in their_triplets), strict=True)
@@ -674,7 +672,7 @@ def _largest_cosine(weight: torch.Tensor) -> float:
 
 @pytest.mark.parametrize("num_classes", [2, 3, 10, 40])
 def test_spread_directions_in_2d_are_evenly_spaced_in_label_order(num_classes):
-    weight = L.spread_directions(num_classes, 2)
+    weight = losses.spread_directions(num_classes, 2)
     angle = torch.atan2(weight[:, 1], weight[:, 0]).remainder(2 * math.pi)
     expected = torch.arange(num_classes) * (2 * math.pi / num_classes)
     torch.testing.assert_close(angle, expected, atol=1e-5, rtol=0)
@@ -688,7 +686,7 @@ def test_spread_directions_in_2d_are_evenly_spaced_in_label_order(num_classes):
 )
 def test_spread_directions_in_3d_reach_the_known_optimal_configurations(num_classes, best_cosine):
     torch.manual_seed(0)
-    weight = L.spread_directions(num_classes, 3)
+    weight = losses.spread_directions(num_classes, 3)
     torch.testing.assert_close(weight.norm(dim=1), torch.ones(num_classes))
     assert _largest_cosine(weight) == pytest.approx(best_cosine, abs=0.02)
 
@@ -696,28 +694,28 @@ def test_spread_directions_in_3d_reach_the_known_optimal_configurations(num_clas
 @pytest.mark.parametrize(("num_classes", "embedding_dim"), [(10, 3), (40, 3), (30, 128)])
 def test_spread_directions_are_further_apart_than_random_ones(num_classes, embedding_dim):
     torch.manual_seed(1)
-    spread = L.spread_directions(num_classes, embedding_dim)
+    spread = losses.spread_directions(num_classes, embedding_dim)
     random = torch.nn.functional.normalize(torch.randn(num_classes, embedding_dim), dim=1)
     assert _largest_cosine(spread) < _largest_cosine(random) - 0.05
 
 
 def test_spread_directions_follow_the_torch_seed():
     torch.manual_seed(3)
-    first = L.spread_directions(10, 3)
+    first = losses.spread_directions(10, 3)
     torch.manual_seed(3)
-    torch.testing.assert_close(L.spread_directions(10, 3), first, atol=0, rtol=0)
-    assert not torch.allclose(L.spread_directions(10, 3), first)
+    torch.testing.assert_close(losses.spread_directions(10, 3), first, atol=0, rtol=0)
+    assert not torch.allclose(losses.spread_directions(10, 3), first)
 
 
 @pytest.mark.parametrize("name", ["normface", "sphereface", "cosface", "arcface", "combined"])
 def test_normalised_heads_start_from_spread_unit_directions(name):
-    head = L.build_loss(name, embedding_dim=2, num_classes=10)
-    torch.testing.assert_close(head.weight.data, L.spread_directions(10, 2))
+    head = losses.build_loss(name, embedding_dim=2, num_classes=10)
+    torch.testing.assert_close(head.weight.data, losses.spread_directions(10, 2))
 
 
 def test_softmax_keeps_the_linear_layers_xavier_start():
     torch.manual_seed(0)
-    head = L.Softmax(2, 10)
+    head = losses.Softmax(2, 10)
     bound = math.sqrt(6 / (2 + 10))
     assert head.weight.abs().max() <= bound
     assert head.weight.norm(dim=1).std() > 0.01  # not unit rows
@@ -776,7 +774,7 @@ FULL_MARGIN_CASES = [
 def test_full_margin_losses_equal_the_pre_schedule_heads(name, params, dtype):
     for seed in range(3):
         embeddings, labels, weight = random_batch(seed=seed, dtype=dtype)
-        head = L.build_loss(name, embedding_dim=3, num_classes=5, **params).to(dtype)
+        head = losses.build_loss(name, embedding_dim=3, num_classes=5, **params).to(dtype)
         with torch.no_grad():
             head.weight.copy_(weight)
         head.schedule(1.0, warmup=0.0)  # w = 1, what fit leaves behind
@@ -792,27 +790,27 @@ def test_full_margin_losses_equal_the_pre_schedule_heads(name, params, dtype):
 @pytest.mark.parametrize("lamb", [5.0, 1000.0])
 def test_sphereface_lambda_blend_equals_the_pre_schedule_annealing(lamb):
     embeddings, labels, weight = random_batch(seed=7)
-    head = make_head(L.SphereFace, weight, m=4)
+    head = make_head(losses.SphereFace, weight, m=4)
     head.lamb = lamb  # w = 1 / (1 + lamb)
     expected = old_loss("sphereface", {"m": 4}, weight, embeddings, labels, lamb=lamb)
     assert abs(head(embeddings, labels).item() - expected.item()) <= 1e-6
 
 
 # --------------------------------------------------------------------------- one interface for every loss
-@pytest.mark.parametrize("name", L.LOSS_NAMES)
+@pytest.mark.parametrize("name", losses.LOSS_NAMES)
 def test_every_loss_has_a_name_and_a_config_that_rebuilds_it(name):
-    loss = L.build_loss(name, embedding_dim=3, num_classes=4)
-    assert loss.name == name and isinstance(loss, L.Loss)
-    rebuilt = L.build_loss(loss.name, **loss.config())
+    loss = losses.build_loss(name, embedding_dim=3, num_classes=4)
+    assert loss.name == name and isinstance(loss, losses.Loss)
+    rebuilt = losses.build_loss(loss.name, **loss.config())
     assert type(rebuilt) is type(loss) and rebuilt.config() == loss.config()
     # only heads have an embedding dimension and classes; no placeholders elsewhere
     assert ("embedding_dim" in loss.config()) == ("num_classes" in loss.config()) == loss.classifies
     assert hasattr(loss, "logits") == loss.classifies
 
 
-@pytest.mark.parametrize("name", L.LOSS_NAMES)
+@pytest.mark.parametrize("name", losses.LOSS_NAMES)
 def test_every_loss_takes_embeddings_and_labels(name):
-    loss = L.build_loss(name, embedding_dim=3, num_classes=4)
+    loss = losses.build_loss(name, embedding_dim=3, num_classes=4)
     # a P x K batch: 4 classes x 3 samples
     labels = torch.arange(4).repeat_interleave(3)
     embeddings = torch.randn(12, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
@@ -823,15 +821,15 @@ def test_every_loss_takes_embeddings_and_labels(name):
 
 def test_a_head_needs_its_dimension_and_classes():
     with pytest.raises(ValueError, match="embedding_dim and num_classes"):
-        L.build_loss("cosface", m=0.2)
-    assert L.build_loss("triplet", mining="batch-hard").config()["mining"] == "batch-hard"
+        losses.build_loss("cosface", m=0.2)
+    assert losses.build_loss("triplet", mining="batch-hard").config()["mining"] == "batch-hard"
 
 
 def test_contrastive_pairs_are_balanced():
     # a P x K batch: P = 4 classes, K = 3 samples each, grouped in blocks
     labels = torch.tensor([7, 7, 7, 2, 2, 2, 5, 5, 5, 0, 0, 0])
     embeddings = torch.arange(12.0).view(12, 1).expand(12, 2)  # row i holds the value i
-    x1, x2, same = L.contrastive_pairs(embeddings, labels)
+    x1, x2, same = losses.contrastive_pairs(embeddings, labels)
     assert x1.shape == x2.shape == (24, 2) and same.shape == (24,)
     assert same[:12].all() and not same[12:].any()  # 12 positive pairs, then 12 negative pairs
     first, second = x1[:, 0].long(), x2[:, 0].long()
@@ -842,7 +840,7 @@ def test_contrastive_pairs_are_balanced():
 def test_contrastive_forward_is_the_pair_loss_of_the_batch_pairs():
     labels = torch.tensor([3, 3, 1, 1, 0, 0])
     embeddings = torch.randn(6, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    loss = L.ContrastiveLoss(1.5)
+    loss = losses.ContrastiveLoss(1.5)
     # pairs by hand: (i, next in its block) are positive, (i, same slot in the next block) negative
     positive, negative = [1, 0, 3, 2, 5, 4], [2, 3, 4, 5, 0, 1]
     terms = [math.dist(embeddings[i], embeddings[j]) ** 2 for i, j in enumerate(positive)]
@@ -862,14 +860,14 @@ def test_the_finite_check_equals_its_reference():
         torch.zeros(0, 2),
     ]
     for values in cases:
-        assert L.all_finite(values) == L.all_finite_reference(values), values
+        assert losses.all_finite(values) == losses.all_finite_reference(values), values
 
 
 @pytest.mark.parametrize("mining", ["semi-hard", "batch-all"])
 @pytest.mark.parametrize("seed", range(4))
 def test_the_fast_triplet_mean_equals_the_listed_triplets(mining, seed):
     embeddings, labels = small_triplet_batch(seed, n=16)
-    loss_fn = L.TripletLoss(0.4, mining)
+    loss_fn = losses.TripletLoss(0.4, mining)
     fast_input = embeddings.clone().requires_grad_()
     listed_input = embeddings.clone().requires_grad_()
     fast = loss_fn(fast_input, labels)
@@ -886,20 +884,20 @@ def test_the_fast_triplet_mean_equals_the_listed_triplets(mining, seed):
 @pytest.mark.parametrize("m", [7, 10**5, 1e9])
 def test_sphereface_m_is_bounded_to_what_the_lessons_use(m):
     with pytest.raises(ValueError, match=r"integer in 1\.\.6"):
-        L.SphereFace(2, 3, m=m)
-    assert L.SphereFace(2, 3, m=6).m == 6
+        losses.SphereFace(2, 3, m=m)
+    assert losses.SphereFace(2, 3, m=6).m == 6
 
 
-@pytest.mark.parametrize("name", L.LOSS_NAMES)
+@pytest.mark.parametrize("name", losses.LOSS_NAMES)
 def test_an_empty_batch_is_a_clear_error(name):
-    loss = L.build_loss(name, embedding_dim=2, num_classes=3)
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=3)
     with pytest.raises(ValueError, match="empty batch"):
         loss(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
 
 
-@pytest.mark.parametrize("mining", L.TripletLoss.MINING)
+@pytest.mark.parametrize("mining", losses.TripletLoss.MINING)
 def test_triplet_without_any_valid_triplet_is_an_exact_zero(mining):
-    loss_fn = L.TripletLoss(0.2, mining)
+    loss_fn = losses.TripletLoss(0.2, mining)
     for labels in (torch.tensor([1, 1, 1]), torch.tensor([0, 1, 2]), torch.tensor([4])):
         embeddings = torch.randn(len(labels), 2, requires_grad=True)
         assert loss_fn(embeddings, labels).item() == 0.0
@@ -907,11 +905,11 @@ def test_triplet_without_any_valid_triplet_is_an_exact_zero(mining):
         loss_fn.mine(torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
 
 
-@pytest.mark.parametrize("mining", L.TripletLoss.MINING)
+@pytest.mark.parametrize("mining", losses.TripletLoss.MINING)
 def test_triplet_labels_of_the_wrong_length_are_rejected(mining):
     embeddings = torch.randn(6, 2)
     with pytest.raises(ValueError, match="got 4 labels for 6 embeddings"):
-        L.TripletLoss(0.2, mining)(embeddings, torch.tensor([0, 0, 1, 1]))
+        losses.TripletLoss(0.2, mining)(embeddings, torch.tensor([0, 0, 1, 1]))
 
 
 @pytest.mark.parametrize(
@@ -934,11 +932,11 @@ def test_triplet_labels_of_the_wrong_length_are_rejected(mining):
 )
 def test_impossible_or_mistyped_parameters_are_rejected(name, params, reason):
     with pytest.raises(ValueError, match=re.escape(reason)):
-        L.build_loss(name, embedding_dim=2, num_classes=3, **params)
+        losses.build_loss(name, embedding_dim=2, num_classes=3, **params)
 
 
 def test_a_negative_sphereface_lambda_is_rejected():
-    head = L.SphereFace(2, 3)
+    head = losses.SphereFace(2, 3)
     for bad in (-1.0, float("nan")):
         with pytest.raises(ValueError, match="lamb must be a finite number >= 0"):
             head.lamb = bad
@@ -949,24 +947,24 @@ def test_a_negative_sphereface_lambda_is_rejected():
 def test_contrastive_pair_labels_must_be_zero_or_one():
     x1, x2 = torch.randn(3, 2), torch.randn(3, 2)
     with pytest.raises(ValueError, match="0 \\(different\\) or 1 \\(same\\)"):
-        L.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([1, 2, 0]))
+        losses.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([1, 2, 0]))
     with pytest.raises(ValueError, match=r"tensor \[3\]"):
-        L.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([1, 0]))
-    assert torch.isfinite(L.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([True, False, True])))
+        losses.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([1, 0]))
+    assert torch.isfinite(losses.ContrastiveLoss().pair_loss(x1, x2, torch.tensor([True, False, True])))
 
 
-@pytest.mark.parametrize("name", L.LOSS_NAMES)
+@pytest.mark.parametrize("name", losses.LOSS_NAMES)
 def test_labels_of_shape_n_by_1_name_the_fix(name):
-    loss = L.build_loss(name, embedding_dim=2, num_classes=3)
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=3)
     with pytest.raises(
         ValueError, match=r"labels must be 1-D \[N\], got shape \[4, 1\]: pass labels.view\(-1\)"
     ):
         loss(torch.randn(4, 2), torch.tensor([[0], [1], [0], [1]]))
 
 
-@pytest.mark.parametrize("name", list(L.HEADS))
+@pytest.mark.parametrize("name", list(losses.HEADS))
 def test_a_wrong_embedding_dimension_names_both_and_the_fix(name):
-    head = L.build_loss(name, embedding_dim=2, num_classes=3)
+    head = losses.build_loss(name, embedding_dim=2, num_classes=3)
     with pytest.raises(
         ValueError, match="dimension 3 but the head expects 2: build the head with embedding_dim=3"
     ):
@@ -975,17 +973,17 @@ def test_a_wrong_embedding_dimension_names_both_and_the_fix(name):
         head(torch.randn(4, 2), torch.tensor([0, 1, 2]))
 
 
-@pytest.mark.parametrize("name", L.LOSS_NAMES)
+@pytest.mark.parametrize("name", losses.LOSS_NAMES)
 def test_integer_embeddings_name_the_fix(name):
-    loss = L.build_loss(name, embedding_dim=2, num_classes=3)
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=3)
     with pytest.raises(ValueError, match=r"floating-point tensor, got torch.int64: convert with .float\(\)"):
         loss(torch.ones(4, 2, dtype=torch.long), torch.tensor([0, 0, 1, 1]))
 
 
 def test_numpy_numbers_are_numbers():
-    head = L.CosFace(2, 3, s=np.float32(16.0), m=np.float32(0.25))
+    head = losses.CosFace(2, 3, s=np.float32(16.0), m=np.float32(0.25))
     assert head.config() == {"embedding_dim": 2, "num_classes": 3, "s": 16.0, "m": 0.25}
     assert type(head.config()["m"]) is float
-    assert L.SphereFace(np.int64(2), np.int64(3), m=np.int64(3)).m == 3
-    assert L.ArcFace(2, 3, m=np.float64(0.3)).m == pytest.approx(0.3)
-    assert L.TripletLoss(np.float32(0.5)).margin == 0.5
+    assert losses.SphereFace(np.int64(2), np.int64(3), m=np.int64(3)).m == 3
+    assert losses.ArcFace(2, 3, m=np.float64(0.3)).m == pytest.approx(0.3)
+    assert losses.TripletLoss(np.float32(0.5)).margin == 0.5

@@ -12,7 +12,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import normalized_mutual_info_score, roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
 
-from minifacenet import metrics as M
+from minifacenet import metrics
 
 
 def clustered(num_classes=5, per_class=8, dim=16, noise=0.05, seed=0):
@@ -46,7 +46,7 @@ def rates(scores, same, threshold):
 
 def test_pair_scores_match_a_loop():
     x, y = noise(num_classes=4, per_class=5)
-    scores, same, pairs = M.pair_scores(x, y)
+    scores, same, pairs = metrics.pair_scores(x, y)
     expected_scores, expected_same = loop_pairs(x, y)
     np.testing.assert_allclose(scores, expected_scores, atol=1e-12)
     np.testing.assert_array_equal(same, expected_same)
@@ -55,35 +55,35 @@ def test_pair_scores_match_a_loop():
 
 def test_separable_set_is_perfect():
     x, y = clustered()
-    result = M.verification(x, y)
+    result = metrics.verification(x, y)
     assert result["auc"] == 1.0
     assert result["eer"] == 0.0
-    assert result["tar_at_far"] == {far: 1.0 for far in M.FAR_TARGETS}
+    assert result["tar_at_far"] == {far: 1.0 for far in metrics.FAR_TARGETS}
     assert result["accuracy"] == 1.0
-    assert M.recognition(x, y) == {"knn_accuracy": 1.0, "gallery_accuracy": 1.0}
-    assert all(v == pytest.approx(1.0) for v in M.clustering(x, y).values())
+    assert metrics.recognition(x, y) == {"knn_accuracy": 1.0, "gallery_accuracy": 1.0}
+    assert all(v == pytest.approx(1.0) for v in metrics.clustering(x, y).values())
 
 
 def test_noise_is_chance():
     x, y = noise()
-    result = M.verification(x, y)
+    result = metrics.verification(x, y)
     assert abs(result["auc"] - 0.5) < 0.05
     assert abs(result["eer"] - 0.5) < 0.05
     assert abs(result["accuracy"] - 0.5) < 0.05
     assert result["tar_at_far"][0.01] < 0.05
-    assert M.clustering(x, y)["kmeans_nmi"] < 0.3  # NMI of chance clusters is small, not 0
+    assert metrics.clustering(x, y)["kmeans_nmi"] < 0.3  # NMI of chance clusters is small, not 0
 
 
 def test_verification_matches_sklearn_and_brute_force():
     # overlapping classes: neither perfect nor chance
     x, y = clustered(num_classes=6, per_class=10, dim=8, noise=0.6, seed=1)
-    result = M.verification(x, y)
+    result = metrics.verification(x, y)
     scores, same = loop_pairs(x, y)
     assert result["auc"] == pytest.approx(roc_auc_score(same, scores), abs=1e-12)
     assert (result["positives"], result["negatives"]) == (same.sum(), (~same).sum())
     # every threshold in turn: the best TAR at each FAR, and where FAR and FRR cross
     tar_far = np.array([rates(scores, same, t) for t in np.unique(scores)])
-    for far in M.FAR_TARGETS:
+    for far in metrics.FAR_TARGETS:
         assert result["tar_at_far"][far] == pytest.approx(tar_far[tar_far[:, 1] <= far, 0].max())
     crossing = np.argmin(np.abs((1 - tar_far[:, 0]) - tar_far[:, 1]))
     step = 1.0 / same.sum()  # FRR moves in steps of one positive pair
@@ -93,9 +93,9 @@ def test_verification_matches_sklearn_and_brute_force():
 
 def test_best_threshold_maximises_balanced_accuracy():
     x, y = clustered(num_classes=4, per_class=10, dim=8, noise=0.5, seed=2)
-    scores, same, _ = M.pair_scores(x, y)
+    scores, same, _ = metrics.pair_scores(x, y)
     balanced = [(tar + 1 - far) / 2 for tar, far in (rates(scores, same, t) for t in np.unique(scores))]
-    tar, far = rates(scores, same, M.best_threshold(scores, same))
+    tar, far = rates(scores, same, metrics.best_threshold(scores, same))
     assert (tar + 1 - far) / 2 == pytest.approx(max(balanced))
 
 
@@ -104,7 +104,7 @@ def test_threshold_accuracy_needs_enough_pairs():
     same = np.zeros(30, dtype=bool)
     same[:3] = True
     with pytest.raises(ValueError, match="fewer folds"):
-        M.threshold_accuracy(scores, same, num_folds=10)
+        metrics.threshold_accuracy(scores, same, num_folds=10)
 
 
 def test_recognition_matches_sklearn_leave_one_out():
@@ -114,7 +114,7 @@ def test_recognition_matches_sklearn_leave_one_out():
         rest = np.arange(len(y)) != i
         knn = KNeighborsClassifier(n_neighbors=1, metric="cosine").fit(x[rest], y[rest])
         predicted.append(knn.predict(x[i : i + 1])[0])
-    result = M.recognition(x, y)
+    result = metrics.recognition(x, y)
     assert result["knn_accuracy"] == pytest.approx(np.mean(np.array(predicted) == y))
     assert 0.2 < result["knn_accuracy"] < 1.0
     assert 0.0 <= result["gallery_accuracy"] <= 1.0
@@ -123,14 +123,14 @@ def test_recognition_matches_sklearn_leave_one_out():
 def test_recognition_rejects_a_gallery_without_probes():
     x, y = clustered(per_class=2)
     with pytest.raises(ValueError, match="gallery_per_class"):
-        M.recognition(x, y, gallery_per_class=2)
+        metrics.recognition(x, y, gallery_per_class=2)
 
 
 def test_clustering_matches_sklearn():
     x, y = clustered(num_classes=5, per_class=8, dim=8, noise=0.4, seed=4)
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     expected = normalized_mutual_info_score(y, KMeans(5, n_init=10, random_state=0).fit_predict(unit))
-    assert M.clustering(x, y)["kmeans_nmi"] == pytest.approx(expected)
+    assert metrics.clustering(x, y)["kmeans_nmi"] == pytest.approx(expected)
 
 
 def at_degrees(*angles):
@@ -144,14 +144,14 @@ def test_angle_statistics_on_known_angles():
     x = np.concatenate([at_degrees(c - 10, c + 10) for c in (0, 90, 200)]) * np.array([[1], [3]] * 3)
     y = np.repeat([0, 1, 2], 2)
     weight = at_degrees(5, 95, 180)
-    stats = M.angle_statistics(x, y, weight=weight)
+    stats = metrics.angle_statistics(x, y, weight=weight)
     assert stats["intra"] == pytest.approx(10.0)
     # nearest other centre: 90, 90, 110 degrees
     assert stats["inter"] == pytest.approx((90 + 90 + 110) / 3)
     assert stats["w_ec"] == pytest.approx((5 + 5 + 20) / 3)
     # nearest other weight: 90, 85, 85 degrees
     assert stats["w_inter"] == pytest.approx((90 + 85 + 85) / 3)
-    no_weight = M.angle_statistics(torch.tensor(x), torch.tensor(y))
+    no_weight = metrics.angle_statistics(torch.tensor(x), torch.tensor(y))
     assert math.isnan(no_weight["w_ec"]) and math.isnan(no_weight["w_inter"])
     assert no_weight["intra"] == pytest.approx(10.0)
 
@@ -159,14 +159,14 @@ def test_angle_statistics_on_known_angles():
 def test_angle_statistics_rejects_a_mismatched_weight():
     x, y = clustered(num_classes=3, dim=4)
     with pytest.raises(ValueError, match="weight must be"):
-        M.angle_statistics(x, y, weight=np.ones((2, 4)))
+        metrics.angle_statistics(x, y, weight=np.ones((2, 4)))
 
 
 def test_hardest_pairs_finds_the_planted_mistakes():
     # person 0 at 0, 5, 80 degrees (image 2 drifts towards person 1); person 1 at 90, 95, 200
     x = at_degrees(0, 5, 80, 90, 95, 200)
     y = np.array([0, 0, 0, 1, 1, 1])
-    found = M.hardest_pairs(x, y, threshold=0.5, count=2)
+    found = metrics.hardest_pairs(x, y, threshold=0.5, count=2)
     accepts = [pair[:2] for pair in found["false_accepts"]]
     rejects = [pair[:2] for pair in found["false_rejects"]]
     assert accepts == [(2, 3), (2, 4)]  # 10 and 15 degrees apart
@@ -185,12 +185,12 @@ def test_hardest_pairs_finds_the_planted_mistakes():
 )
 def test_bad_input_is_named(embeddings, labels, message):
     with pytest.raises(ValueError, match=message):
-        M.verification(embeddings, labels)
+        metrics.verification(embeddings, labels)
 
 
 def test_verification_needs_positive_pairs():
     with pytest.raises(ValueError, match=">= 2 images per person"):
-        M.verification(np.eye(4), np.arange(4))
+        metrics.verification(np.eye(4), np.arange(4))
 
 
 @settings(max_examples=8, deadline=None)
@@ -199,7 +199,7 @@ def test_verification_ignores_embedding_lengths(seed):
     # cosine scores: rescaling any embedding by a positive factor changes nothing
     x, y = clustered(num_classes=4, per_class=6, dim=6, noise=0.5, seed=seed)
     factors = np.random.default_rng(seed).uniform(0.1, 10, size=(len(y), 1))
-    a, b = M.verification(x, y), M.verification(x * factors, y)
+    a, b = metrics.verification(x, y), metrics.verification(x * factors, y)
     assert a["auc"] == pytest.approx(b["auc"])
     assert a["eer"] == pytest.approx(b["eer"])
     assert a["tar_at_far"] == pytest.approx(b["tar_at_far"])
@@ -210,9 +210,9 @@ def test_verification_ignores_embedding_lengths(seed):
 def test_a_bad_false_accept_rate_is_named(far):
     x, y = noise(num_classes=4, per_class=5)
     with pytest.raises(ValueError, match=r"false-accept rate must be a number in \[0, 1\]"):
-        M.verification(x, y, far_targets=(0.01, far), num_folds=2)
+        metrics.verification(x, y, far_targets=(0.01, far), num_folds=2)
     with pytest.raises(ValueError, match="false-accept rate"):
-        M.tar_at_far(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.8, 1.0]), far)
+        metrics.tar_at_far(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.8, 1.0]), far)
 
 
 @pytest.mark.parametrize("value", [1.0, 0.0])
@@ -220,36 +220,36 @@ def test_collapsed_embeddings_are_refused_not_an_infinite_threshold(value):
     # every embedding the same vector (or all zero): every pair has the same cosine
     x, y = np.full((20, 3), value), np.repeat(np.arange(4), 5)
     with pytest.raises(ValueError, match="every pair has the same similarity"):
-        M.verification(x, y, num_folds=2)
-    scores, same, _ = M.pair_scores(x, y)
+        metrics.verification(x, y, num_folds=2)
+    scores, same, _ = metrics.pair_scores(x, y)
     with pytest.raises(ValueError, match="no threshold separates"):
-        M.threshold_accuracy(scores, same, num_folds=2)
+        metrics.threshold_accuracy(scores, same, num_folds=2)
 
 
 @pytest.mark.parametrize("threshold", [math.nan, math.inf, None])
 def test_hardest_pairs_needs_a_finite_threshold(threshold):
     x, y = noise(num_classes=3, per_class=4)
     with pytest.raises(ValueError, match="threshold must be a finite cosine similarity"):
-        M.hardest_pairs(x, y, threshold=threshold)
+        metrics.hardest_pairs(x, y, threshold=threshold)
 
 
 @pytest.mark.parametrize(("predictions", "labels"), [([], []), ([1, 2], [1]), (np.zeros(3), np.zeros(4))])
 def test_accuracy_of_nothing_or_of_mismatched_lengths_is_an_error(predictions, labels):
     with pytest.raises(ValueError, match="need one per label, and at least one"):
-        M.accuracy(predictions, labels)
+        metrics.accuracy(predictions, labels)
 
 
 def test_nan_embeddings_are_refused_by_every_metric():
     x, y = clustered(num_classes=3, per_class=4, dim=4)
     x[5, 2] = np.nan
     calls = [
-        lambda: M.verification(x, y, num_folds=2),
-        lambda: M.recognition(x, y),
-        lambda: M.clustering(x, y),
-        lambda: M.angle_statistics(x, y),
-        lambda: M.hardest_pairs(x, y, threshold=0.5),
-        lambda: M.knn_accuracy(x, y, x[:3], y[:3]),
-        lambda: M.knn_accuracy(x[:3], y[:3], x, y),
+        lambda: metrics.verification(x, y, num_folds=2),
+        lambda: metrics.recognition(x, y),
+        lambda: metrics.clustering(x, y),
+        lambda: metrics.angle_statistics(x, y),
+        lambda: metrics.hardest_pairs(x, y, threshold=0.5),
+        lambda: metrics.knn_accuracy(x, y, x[:3], y[:3]),
+        lambda: metrics.knn_accuracy(x[:3], y[:3], x, y),
     ]
     for call in calls:
         with pytest.raises(ValueError, match="contain NaN or inf: the network diverged"):

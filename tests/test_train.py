@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from minifacenet import losses as L
+from minifacenet import losses
 from minifacenet.models import EmbeddingNet
 from minifacenet.train import (
     TrainConfig,
@@ -47,7 +47,7 @@ def steps_per_epoch(loss: nn.Module, n: int) -> int:
 )
 def test_fit_decreases_the_loss(mnist_subset, name, params):
     images, labels = mnist_subset
-    loss = L.build_loss(name, embedding_dim=3, num_classes=10, **params)
+    loss = losses.build_loss(name, embedding_dim=3, num_classes=10, **params)
     history = fit(tiny_net(3), loss, images, labels, epochs=3, **QUICK)
     assert set(history) == {"loss", "accuracy", "seconds"}
     assert all(len(values) == 3 for values in history.values())
@@ -64,7 +64,7 @@ def test_a_set_smaller_than_one_batch_still_trains(mnist_subset, name):
     images, labels = mnist_subset[0][:200], mnist_subset[1][:200]
     model = tiny_net(2)
     before = [p.detach().clone() for p in model.parameters()]
-    loss = L.build_loss(name, embedding_dim=2, num_classes=10)
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=10)
     history = fit(model, loss, images, labels, epochs=1, batch_size=256, classes_per_batch=10, device="cpu")
     assert history["loss"][0] > 0
     assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
@@ -74,7 +74,7 @@ def test_same_seed_same_run(mnist_subset):
     images, labels = mnist_subset[0][:256], mnist_subset[1][:256]
 
     def run(seed: int):
-        model, head = tiny_net(2), L.ArcFace(2, 10, s=10.0, m=0.2)
+        model, head = tiny_net(2), losses.ArcFace(2, 10, s=10.0, m=0.2)
         history = fit(model, head, images, labels, epochs=2, seed=seed, **QUICK)
         return history["loss"], [p.detach().clone() for p in [*model.parameters(), *head.parameters()]]
 
@@ -84,7 +84,7 @@ def test_same_seed_same_run(mnist_subset):
     assert run(4)[0] != loss_a  # another seed: another batch order
 
 
-def record(head: L.MarginHead, attribute: str) -> list[float]:
+def record(head: losses.MarginHead, attribute: str) -> list[float]:
     """Log ``head.<attribute>`` each time the training loop applies the margin."""
     seen, original = [], head.target_cosine
 
@@ -98,7 +98,7 @@ def record(head: L.MarginHead, attribute: str) -> list[float]:
 
 def test_margin_warmup_is_a_fraction_of_training(mnist_subset):
     images, labels = mnist_subset
-    head = L.CosFace(2, 10, s=10.0, m=0.2)
+    head = losses.CosFace(2, 10, s=10.0, m=0.2)
     weights = record(head, "margin_weight")
     fit(tiny_net(2), head, images, labels, epochs=2, margin_warmup=0.5, **QUICK)
     steps = 2 * steps_per_epoch(head, len(labels))
@@ -109,7 +109,7 @@ def test_margin_warmup_is_a_fraction_of_training(mnist_subset):
 
 def test_no_warmup_means_full_margin_from_the_first_step(mnist_subset):
     images, labels = mnist_subset
-    head = L.ArcFace(2, 10, s=10.0, m=0.2)
+    head = losses.ArcFace(2, 10, s=10.0, m=0.2)
     weights = record(head, "margin_weight")
     fit(tiny_net(2), head, images, labels, epochs=1, margin_warmup=0, **QUICK)
     assert weights and set(weights) == {1.0}
@@ -121,13 +121,13 @@ def test_a_warmup_in_steps_is_rejected_before_training(mnist_subset, bad):
     model = tiny_net(2)
     before = [p.detach().clone() for p in model.parameters()]
     with pytest.raises(ValueError, match=r"warmup must be a fraction of training in \[0, 1\)"):
-        fit(model, L.CosFace(2, 10), images, labels, epochs=1, margin_warmup=bad, **QUICK)
+        fit(model, losses.CosFace(2, 10), images, labels, epochs=1, margin_warmup=bad, **QUICK)
     assert all(torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
 
 
 def test_sphereface_lambda_is_annealed_over_the_fraction_of_training(mnist_subset):
     images, labels = mnist_subset
-    head = L.SphereFace(2, 10, m=4, lamb_base=100.0, lamb_power=1.0, lamb_min=5.0)
+    head = losses.SphereFace(2, 10, m=4, lamb_base=100.0, lamb_power=1.0, lamb_min=5.0)
     weights = record(head, "margin_weight")
     fit(tiny_net(2), head, images, labels, epochs=2, **QUICK)  # its default warm-up: 0.5
     steps = 2 * steps_per_epoch(head, len(labels))
@@ -142,7 +142,7 @@ def test_sphereface_lambda_is_annealed_over_the_fraction_of_training(mnist_subse
 def test_snapshots_record_weights_and_embeddings_every_k_steps(mnist_subset, name):
     images, labels = mnist_subset[0][:256], mnist_subset[1][:256]
     probe = images[:20]
-    model, loss = tiny_net(3), L.build_loss(name, embedding_dim=3, num_classes=10)
+    model, loss = tiny_net(3), losses.build_loss(name, embedding_dim=3, num_classes=10)
     history = fit(model, loss, images, labels, epochs=2, snapshot_every=3, snapshot_images=probe, **QUICK)
     steps = 2 * steps_per_epoch(loss, len(labels))
     snapshots = history["snapshots"]
@@ -166,7 +166,7 @@ def test_snapshots_do_not_change_the_run(mnist_subset):
     images, labels = mnist_subset[0][:256], mnist_subset[1][:256]
 
     def run(**snapshot):
-        head = L.ArcFace(2, 10, s=10.0, m=0.2)
+        head = losses.ArcFace(2, 10, s=10.0, m=0.2)
         return fit(tiny_net(2), head, images, labels, epochs=2, seed=1, **snapshot, **QUICK)["loss"]
 
     assert run(snapshot_every=2, snapshot_images=images[:8]) == run()
@@ -181,7 +181,7 @@ def test_fit_accepts_a_config_and_keyword_overrides(mnist_subset):
     model = tiny_net(2)
     config = TrainConfig(epochs=1, batch_size=64, seed=1)
     history = fit(
-        model, L.NormFace(2, 10), images, labels, config=config, epochs=2, device="cpu", progress=False
+        model, losses.NormFace(2, 10), images, labels, config=config, epochs=2, device="cpu", progress=False
     )
     assert len(history["loss"]) == 2
     assert model.train_config.epochs == 2 and model.train_config.batch_size == 64
@@ -201,7 +201,7 @@ def test_checkpoint_round_trip(mnist_subset, tmp_path, name, params):
     images, labels = mnist_subset[0][:128], mnist_subset[1][:128]
     torch.manual_seed(0)
     model = EmbeddingNet(2)
-    loss = L.build_loss(name, embedding_dim=2, num_classes=10, **params)
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=10, **params)
     fit(model, loss, images, labels, epochs=1, **QUICK)  # moves weights and BatchNorm statistics
     path = save_checkpoint(tmp_path / "run" / "checkpoint.pt", model, loss, {"note": "round trip"})
     loaded_model, loaded_loss, config = load_checkpoint(path)
@@ -209,7 +209,7 @@ def test_checkpoint_round_trip(mnist_subset, tmp_path, name, params):
     assert not loaded_model.training
     embeddings = embed(model, images, device="cpu")
     torch.testing.assert_close(embed(loaded_model, images, device="cpu"), embeddings, rtol=0, atol=0)
-    if isinstance(loss, L.MarginHead):
+    if isinstance(loss, losses.MarginHead):
         assert loaded_loss.config() == loss.config()
         with torch.no_grad():
             torch.testing.assert_close(
@@ -232,7 +232,7 @@ def test_embed_uses_eval_mode_and_restores_the_mode():
 
 
 def test_predict_is_the_argmax_of_test_time_logits():
-    head = L.ArcFace(2, 4, s=10.0, m=0.5)
+    head = losses.ArcFace(2, 4, s=10.0, m=0.5)
     embeddings = torch.randn(20, 2)
     with torch.no_grad():
         expected = (

@@ -8,8 +8,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from minifacenet import losses as L  # noqa: E402
-from minifacenet import viz  # noqa: E402
+from minifacenet import (
+    losses,  # noqa: E402
+    viz,  # noqa: E402
+)
 from minifacenet.explorer.margins import CosineCache, Margin, synthetic_2d  # noqa: E402
 
 
@@ -55,9 +57,9 @@ def test_target_logit_curves_come_from_the_training_heads():
     fig = viz.plot_target_logits(m=0.3, sphereface_m=3)
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     theta = np.radians(lines["CosFace"].get_xdata())
-    cosface = L.target_logit_curve("cosface", torch.as_tensor(theta), s=1.0, m=0.3).numpy()
-    arcface = L.target_logit_curve("arcface", torch.as_tensor(theta), s=1.0, m=0.3).numpy()
-    sphere = L.target_logit_curve("sphereface", torch.as_tensor(theta), m=3).numpy()
+    cosface = losses.target_logit_curve("cosface", torch.as_tensor(theta), s=1.0, m=0.3).numpy()
+    arcface = losses.target_logit_curve("arcface", torch.as_tensor(theta), s=1.0, m=0.3).numpy()
+    sphere = losses.target_logit_curve("sphereface", torch.as_tensor(theta), m=3).numpy()
     np.testing.assert_allclose(lines["CosFace"].get_ydata(), cosface, atol=1e-12)
     np.testing.assert_allclose(lines["ArcFace"].get_ydata(), arcface, atol=1e-12)
     np.testing.assert_allclose(lines["SphereFace"].get_ydata(), sphere, atol=1e-12)

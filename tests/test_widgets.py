@@ -9,9 +9,10 @@ import pytest
 import torch
 from test_geometry import brute_force_violations
 
-from minifacenet import widgets as W
+from minifacenet import widgets
 from minifacenet.data import DataError
 from minifacenet.explorer import MarginExplorer as PackageExplorer
+from minifacenet.explorer import cache as explorer_cache
 from minifacenet.explorer.margins import CURVE_THETA, synthetic_2d
 from minifacenet.losses import ArcFace, Softmax, SphereFace, sphereface_psi
 
@@ -24,11 +25,11 @@ def brute_force(explorer):
 
 
 def test_widgets_module_re_exports_the_package_explorer():
-    assert W.MarginExplorer is PackageExplorer
+    assert widgets.MarginExplorer is PackageExplorer
 
 
 def test_synthetic_explorer_counts_and_redraws():
-    explorer = W.MarginExplorer()
+    explorer = widgets.MarginExplorer()
     assert explorer.renderer_name == "matplotlib" and explorer.embeddings.shape[1] == 2
     before = explorer.image.value
     counts = []
@@ -42,7 +43,7 @@ def test_synthetic_explorer_counts_and_redraws():
 
 
 def test_css_classes_for_the_browser_test():
-    explorer = W.MarginExplorer()
+    explorer = widgets.MarginExplorer()
     assert "mfn-explorer" in explorer._dom_classes
     assert "mfn-m-slider" in explorer.m_slider._dom_classes
     assert "mfn-violations" in explorer.violations_label._dom_classes
@@ -51,7 +52,7 @@ def test_css_classes_for_the_browser_test():
 
 
 def test_sphereface_switches_m_to_integers_and_back():
-    explorer = W.MarginExplorer(m=0.3)
+    explorer = widgets.MarginExplorer(m=0.3)
     explorer.loss.value = "sphereface"
     assert explorer.m_slider.step == 1 and explorer.m_slider.min == 1
     explorer.m_slider.value = 3
@@ -64,7 +65,7 @@ def test_sphereface_head_at_its_default_m_4():
     """Issue 15.1: this raised 'margin m must be < 3.142' and left the figure stale."""
     embeddings, labels, _ = synthetic_2d(num_classes=8, per_class=20)
     head = SphereFace(2, 8, m=4)
-    explorer = W.MarginExplorer(head=head, embeddings=embeddings, labels=labels)
+    explorer = widgets.MarginExplorer(head=head, embeddings=embeddings, labels=labels)
     assert explorer.loss.value == "sphereface" and explorer.m_slider.value == 4
     assert explorer.violations == brute_force(explorer)
     before = explorer.image.value
@@ -77,7 +78,7 @@ def test_sphereface_head_at_its_default_m_4():
 def test_sphereface_head_m_2_draws_psi_2_and_leaves_cosface_at_its_own_m():
     """Notebook 03's explorer: SphereFace's integer m = 2 is no CosFace/ArcFace margin (it once was)."""
     embeddings, labels, _ = synthetic_2d(num_classes=7, per_class=20)
-    explorer = W.MarginExplorer(head=SphereFace(2, 7, m=2), embeddings=embeddings, labels=labels)
+    explorer = widgets.MarginExplorer(head=SphereFace(2, 7, m=2), embeddings=embeddings, labels=labels)
     theta = torch.as_tensor(CURVE_THETA)
     curves = explorer.frame.curves
     np.testing.assert_allclose(curves["sphereface"], sphereface_psi(torch.cos(theta), 2).numpy(), atol=1e-12)
@@ -86,7 +87,7 @@ def test_sphereface_head_m_2_draws_psi_2_and_leaves_cosface_at_its_own_m():
 
 
 def test_s_changes_the_probability_view_not_the_count():
-    explorer = W.MarginExplorer(loss="cosface", m=0.1)
+    explorer = widgets.MarginExplorer(loss="cosface", m=0.1)
     count, curve = explorer.violations, explorer.view.probability.current.get_ydata().copy()
     arcs = explorer.frame.arcs
     explorer.s_slider.value = 30
@@ -95,7 +96,7 @@ def test_s_changes_the_probability_view_not_the_count():
 
 
 def test_public_controls_for_m1_m3_and_easy_margin():
-    explorer = W.MarginExplorer(loss="combined", m=0.2)
+    explorer = widgets.MarginExplorer(loss="combined", m=0.2)
     assert explorer.m1_slider.layout.display is None and explorer.easy_margin.layout.display == "none"
     before = explorer.violations
     explorer.m3_slider.value = 0.4
@@ -115,7 +116,7 @@ def test_head_with_2d_embeddings():
     head = ArcFace(2, 5, s=12.0, m=0.25)
     labels = torch.randint(0, 5, (400,))
     embeddings = 3 * head.weight.detach()[labels] + torch.randn(400, 2)
-    explorer = W.MarginExplorer(head=head, embeddings=embeddings, labels=labels)
+    explorer = widgets.MarginExplorer(head=head, embeddings=embeddings, labels=labels)
     assert explorer.loss.value == "arcface" and explorer.m_slider.value == 0.25
     assert explorer.s_slider.value == 12 and explorer.violations == brute_force(explorer)
 
@@ -130,7 +131,7 @@ def sphere_data(count=200, seed=0):
 def test_3d_plotly_figure_widget_outside_colab():
     pytest.importorskip("anywidget")
     embeddings, labels, weight = sphere_data()
-    explorer = W.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels, renderer="plotly")
+    explorer = widgets.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels, renderer="plotly")
     explorer.m_slider.value = 0.4
     assert explorer.violations == brute_force(explorer)
     assert len(explorer.plotly_figure.data[2].x) == explorer.violations  # all 200 points are drawn
@@ -139,7 +140,9 @@ def test_3d_plotly_figure_widget_outside_colab():
 
 def test_3d_matplotlib_sphere_turns_with_its_sliders():
     embeddings, labels, weight = sphere_data()
-    explorer = W.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels, renderer="matplotlib")
+    explorer = widgets.MarginExplorer(
+        weight=weight, embeddings=embeddings, labels=labels, renderer="matplotlib"
+    )
     assert explorer.azimuth.layout.display is None and explorer.image in explorer.children
     explorer.m_slider.value = 0.4
     assert explorer.violations == brute_force(explorer)
@@ -151,21 +154,23 @@ def test_3d_matplotlib_sphere_turns_with_its_sliders():
 def test_strangers_drawn_in_black_and_toggled():
     embeddings, labels, weight = synthetic_2d(num_classes=6, per_class=20)
     strangers, _, _ = synthetic_2d(num_classes=3, per_class=10, seed=5)
-    explorer = W.MarginExplorer(embeddings=embeddings, labels=labels, weight=weight, strangers=strangers)
+    explorer = widgets.MarginExplorer(
+        embeddings=embeddings, labels=labels, weight=weight, strangers=strangers
+    )
     line = explorer.view.circle.strangers
     assert len(line.get_xdata()) == 30 and line.get_color() == "black" and line.get_visible()
     assert explorer.show_strangers.layout.display is None
     shown = explorer.image.value
     explorer.show_strangers.value = False
     assert not line.get_visible() and explorer.image.value != shown
-    assert W.MarginExplorer().show_strangers.layout.display == "none"  # no strangers, no checkbox
+    assert widgets.MarginExplorer().show_strangers.layout.display == "none"  # no strangers, no checkbox
     with pytest.raises(ValueError, match=r"strangers must be embeddings \[K, 2\]"):
-        W.MarginExplorer(embeddings=embeddings, labels=labels, weight=weight, strangers=np.ones((3, 3)))
+        widgets.MarginExplorer(embeddings=embeddings, labels=labels, weight=weight, strangers=np.ones((3, 3)))
 
 
 def test_drags_do_not_pile_up_in_an_event_loop():
     """Five moves while the kernel is busy: five counts, one drawing, of the last value."""
-    explorer = W.MarginExplorer(loss="arcface", m=0.0)
+    explorer = widgets.MarginExplorer(loss="arcface", m=0.0)
     runs = explorer.drawer.runs
 
     async def drag():
@@ -196,7 +201,7 @@ def test_during_training_mode_scrubs_snapshots():
         }
         for step in (0, 10, 20, 40)
     ]
-    explorer = W.MarginExplorer(embeddings=final, labels=labels, weight=weight, loss="arcface", m=0.2)
+    explorer = widgets.MarginExplorer(embeddings=final, labels=labels, weight=weight, loss="arcface", m=0.2)
     explorer.use_snapshots(snapshots, labels=labels)
     assert explorer.step_slider.max == 3 and explorer.step_slider.value == 3
     assert explorer.step_slider.layout.display is None
@@ -224,27 +229,27 @@ def test_during_training_mode_scrubs_snapshots():
 
 def test_bad_arguments_name_the_fix():
     with pytest.raises(ValueError, match="together"):
-        W.MarginExplorer(embeddings=np.zeros((3, 2)))
+        widgets.MarginExplorer(embeddings=np.zeros((3, 2)))
     with pytest.raises(ValueError, match="2-D or 3-D"):
-        W.MarginExplorer(weight=np.eye(4), embeddings=np.ones((3, 4)), labels=np.zeros(3))
+        widgets.MarginExplorer(weight=np.eye(4), embeddings=np.ones((3, 4)), labels=np.zeros(3))
     with pytest.raises(ValueError, match="choose one of"):
-        W.MarginExplorer(renderer="svg")
+        widgets.MarginExplorer(renderer="svg")
     with pytest.raises(ValueError, match="softmax has no margin"):
-        W.MarginExplorer(loss="softmax")
+        widgets.MarginExplorer(loss="softmax")
     with pytest.raises(ValueError, match="softmax has no margin"):
-        W.MarginExplorer(head=Softmax(2, 3), embeddings=np.ones((3, 2)), labels=np.zeros(3))
+        widgets.MarginExplorer(head=Softmax(2, 3), embeddings=np.ones((3, 2)), labels=np.zeros(3))
     with pytest.raises(ValueError, match="at least 2 classes"):
-        W.MarginExplorer(weight=np.ones((1, 2)), embeddings=np.ones((3, 2)), labels=np.zeros(3))
+        widgets.MarginExplorer(weight=np.ones((1, 2)), embeddings=np.ones((3, 2)), labels=np.zeros(3))
     embeddings, labels, weight = synthetic_2d(num_classes=3, per_class=4)
     embeddings[2] = np.nan
     with pytest.raises(ValueError, match="NaN or inf"):
-        W.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels)
+        widgets.MarginExplorer(weight=weight, embeddings=embeddings, labels=labels)
 
 
 def test_a_softmax_model_can_be_read_through_a_named_margin():
     embeddings, labels, _ = synthetic_2d(num_classes=3, per_class=10)
     head = Softmax(2, 3)
-    explorer = W.MarginExplorer(head=head, embeddings=embeddings, labels=labels, loss="normface")
+    explorer = widgets.MarginExplorer(head=head, embeddings=embeddings, labels=labels, loss="normface")
     assert explorer.loss.value == "normface" and explorer.violations == brute_force(explorer)
 
 
@@ -253,10 +258,10 @@ def test_trained_mode_swaps_in_cached_embeddings(tmp_path):
     saved = {}
     for m, seed in ((0.0, 1), (0.2, 2)):
         embeddings, labels, weight = synthetic_2d(num_classes=10, per_class=10, seed=seed)
-        path = W.trained_path(loss="cosface", m=m, s=10.0, limit=100, epochs=1, seed=0, folder=tmp_path)
+        path = widgets.trained_path(loss="cosface", m=m, s=10.0, limit=100, epochs=1, seed=0, folder=tmp_path)
         np.savez(path, embeddings=embeddings, labels=labels, weight=weight)
         saved[m] = embeddings
-    explorer = W.MarginExplorer(loss="cosface", m=0.0, s=10.0)
+    explorer = widgets.MarginExplorer(loss="cosface", m=0.0, s=10.0)
     explorer.use_trained_models(margins=(0.0, 0.2), limit=100, epochs=1, folder=tmp_path)
     np.testing.assert_array_equal(explorer.embeddings, saved[0.0])
     explorer.m_slider.value = 0.15  # snaps to 0.2: the other cached model
@@ -272,18 +277,20 @@ def test_trained_mode_swaps_in_cached_embeddings(tmp_path):
 )
 def test_trained_embeddings_train_once_then_read_the_cache(tmp_path):
     try:
-        first = W.trained_embeddings(loss="cosface", m=0.1, limit=64, epochs=1, folder=tmp_path)
+        first = widgets.trained_embeddings(loss="cosface", m=0.1, limit=64, epochs=1, folder=tmp_path)
     except DataError as error:
         pytest.skip(f"MNIST not available: {error}")
     assert first[0].shape == (64, 2) and first[2].shape == (10, 2)
     assert len(list(tmp_path.glob("*.npz"))) == 1
-    again = W.trained_embeddings(loss="cosface", m=0.1, limit=64, epochs=1, folder=tmp_path)
+    again = widgets.trained_embeddings(loss="cosface", m=0.1, limit=64, epochs=1, folder=tmp_path)
     np.testing.assert_array_equal(first[0], again[0])
 
 
-def test_trained_cache_files_are_named_with_the_recipe_version(tmp_path):
-    """A model cached before a recipe change must not be shown after it."""
-    path = W.trained_path(loss="arcface", m=0.2, s=10.0, limit=2000, epochs=4, seed=0, folder=tmp_path)
-    assert path.name.startswith(f"v{W.RECIPE_VERSION}-arcface-m0.200-")
-    old = tmp_path / "arcface-m0.200-s10-n2000-e4-seed0.npz"  # the name before versions
-    assert path != old
+def test_trained_cache_files_are_named_with_the_recipe_version(tmp_path, monkeypatch):
+    """A model cached before a recipe change must not be shown after it, nor one of another m."""
+    setting = {"loss": "arcface", "s": 10.0, "limit": 2000, "epochs": 4, "seed": 0, "folder": tmp_path}
+    path = widgets.trained_path(m=0.2, **setting)
+    assert path.parent == tmp_path and path.name.startswith(f"v{widgets.RECIPE_VERSION}-arcface-m0.200-")
+    assert widgets.trained_path(m=0.3, **setting) != path
+    monkeypatch.setattr(explorer_cache, "RECIPE_VERSION", widgets.RECIPE_VERSION + 1)
+    assert widgets.trained_path(m=0.2, **setting) != path

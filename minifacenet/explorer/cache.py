@@ -11,7 +11,7 @@ from ..data import mnist
 from ..losses import build_loss
 from ..models import EmbeddingNet
 from ..train import embed, fit
-from .margins import head_params
+from .margins import head_arguments
 
 # Bump when the training recipe changes (net, init, fit defaults), so no stale model is shown.
 # 2: class weights of normalised heads start spread evenly (losses.spread_directions).
@@ -52,7 +52,7 @@ def trained_embeddings(
     images, labels = mnist(train=True)
     images, labels = images[:limit], labels[:limit]
     model = EmbeddingNet(embedding_dim=2)
-    head = build_loss(loss, embedding_dim=2, num_classes=10, **head_params(loss, m=m, s=s))
+    head = build_loss(loss, embedding_dim=2, num_classes=10, **head_arguments(loss, m=m, s=s))
     batch_size = min(128, limit)
     fit(model, head, images, labels, epochs=epochs, batch_size=batch_size, margin_warmup=0.5, seed=seed,
         progress=progress)  # fmt: skip

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .. import losses
+from ..tensors import to_numpy, unit
 
 # The losses the explorer can show, in the order of the selector.
 EXPLORER_LOSSES = ("normface", "sphereface", "cosface", "arcface", "combined")
@@ -66,9 +67,9 @@ class Margin:
         """The margin without its scale: what decides violations, arcs and caps."""
         return replace(self, s=1.0)
 
-    def head_params(self, *, s: float | None = None) -> dict:
+    def head_arguments(self, *, s: float | None = None) -> dict:
         """The head's keyword arguments (``s`` overrides the scale)."""
-        return head_params(self.loss, m=self.m, s=self.s if s is None else s, easy_margin=self.easy_margin,
+        return head_arguments(self.loss, m=self.m, s=self.s if s is None else s, easy_margin=self.easy_margin,
                            m1=self.m1, m3=self.m3)  # fmt: skip
 
     @classmethod
@@ -95,7 +96,7 @@ def as_margin(margin_or_head) -> Margin:
     return margin_or_head if isinstance(margin_or_head, Margin) else Margin.of_head(margin_or_head)
 
 
-def head_params(
+def head_arguments(
     loss: str, *, m: float, s: float = 10.0, easy_margin: bool = False, m1: float = 1.0, m3: float = 0.2
 ) -> dict:
     """The head's keyword arguments for one position of the explorer's sliders."""
@@ -114,10 +115,6 @@ def head_params(
     return {"s": s, "m1": m1, "m2": m, "m3": m3}
 
 
-def _to_numpy(x) -> np.ndarray:
-    return x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, float)
-
-
 def target_cosine(margin, cos) -> np.ndarray:
     """f(cos theta) of ``margin`` (a :class:`Margin` or a head) on any array of cosines.
 
@@ -125,19 +122,13 @@ def target_cosine(margin, cos) -> np.ndarray:
     """
     margin = as_margin(margin)
     theta = np.arccos(np.clip(np.asarray(cos, dtype=np.float64), -1.0, 1.0))
-    return _curve(margin.loss, theta, margin.head_params(s=1.0))
+    return _curve(margin.loss, theta, margin.head_arguments(s=1.0))
 
 
 def _curve(loss: str, theta: np.ndarray, params: dict) -> np.ndarray:
     """target_logit_curve on numpy angles, no autograd, without touching torch's thread count."""
     with torch.no_grad():
         return losses.target_logit_curve(loss, torch.as_tensor(theta), **params).numpy()
-
-
-def unit(x, *, axis: int = -1) -> np.ndarray:
-    """Rows scaled to length 1 (zero rows stay zero)."""
-    x = _to_numpy(x)
-    return x / np.linalg.norm(x, axis=axis, keepdims=True).clip(1e-12)
 
 
 def check_inputs(embeddings: np.ndarray, labels: np.ndarray, weight: np.ndarray) -> None:
@@ -177,9 +168,9 @@ class CosineCache:
     @classmethod
     def build(cls, embeddings, labels, weight) -> CosineCache:
         labels, weight, embeddings = (
-            _to_numpy(labels).astype(np.int64),
-            _to_numpy(weight),
-            _to_numpy(embeddings),
+            to_numpy(labels).astype(np.int64),
+            to_numpy(weight, dtype=np.float64),
+            to_numpy(embeddings, dtype=np.float64),
         )
         check_inputs(embeddings, labels, weight)
         # [N, D] @ [D, C] on unit vectors
@@ -228,7 +219,7 @@ def region_labels(directions, weight, margin) -> np.ndarray:
     A direction lies in class y's region when f(cos theta_y) > cos theta_j for all j != y.
     At most one class can qualify, since f(c) <= c for every margin.
     """
-    cos = unit(directions) @ unit(weight).T  # [P, C]
+    cos = unit(directions, dtype=np.float64) @ unit(weight, dtype=np.float64).T  # [P, C]
     # f applied to every column: [P, C]
     shifted = target_cosine(margin, cos)
     # beats[p, y, j]: class y with margin beats class j at direction p; [P, C, C]
@@ -252,7 +243,7 @@ def margin_arcs(weight, margin, *, resolution: int = 1024, steps: int = 45) -> l
     change of region is located by bisection (``steps`` halvings of a grid step). An arc
     that does not contain its class direction and is narrower than a grid step could be missed.
     """
-    weight, margin = _to_numpy(weight), as_margin(margin)
+    weight, margin = to_numpy(weight, dtype=np.float64), as_margin(margin)
     if weight.shape[1] != 2:
         raise ValueError(f"margin arcs need 2-D class weights, got D = {weight.shape[1]}; use sphere_regions")
     centres = np.arctan2(weight[:, 1], weight[:, 0])  # [C]
@@ -392,7 +383,7 @@ def probability_around_circle(weight, margin, phi, *, target_class: int = 0) -> 
     """
     margin = as_margin(margin)
     scale = 1.0 if margin.loss == "sphereface" else margin.s
-    cos = circle_points(phi) @ unit(weight).T  # [P, C]
+    cos = circle_points(phi) @ unit(weight, dtype=np.float64).T  # [P, C]
     logits = scale * cos
     logits[:, target_class] = scale * target_cosine(margin, cos[:, target_class])
     # softmax over classes, stabilised: [P, C]
@@ -458,7 +449,7 @@ class Scene:
     @classmethod
     def build(cls, embeddings, labels, weight, *, strangers=None, max_points: int = 5000,
               sphere_rows: int = 40, seed: int = 0) -> Scene:  # fmt: skip
-        embeddings, weight = _to_numpy(embeddings), _to_numpy(weight)
+        embeddings, weight = to_numpy(embeddings, dtype=np.float64), to_numpy(weight, dtype=np.float64)
         cache = CosineCache.build(embeddings, labels, weight)
         dim = embeddings.shape[1]
         if dim not in (2, 3):
@@ -485,7 +476,7 @@ def _strangers(strangers, dim: int) -> np.ndarray | None:
     """Unit directions ``[K, D]`` of the strangers, checked."""
     if strangers is None:
         return None
-    strangers = _to_numpy(strangers)
+    strangers = to_numpy(strangers, dtype=np.float64)
     if strangers.ndim != 2 or strangers.shape[1] != dim:
         raise ValueError(f"strangers must be embeddings [K, {dim}] like the others, got {strangers.shape}")
     if not np.isfinite(strangers).all():
@@ -547,7 +538,7 @@ def compute_frame(scene: Scene, margin: Margin, *, previous: Frame | None = None
 def class_directions(embeddings, labels, num_classes: int) -> np.ndarray:
     """Unit mean direction of each class's embeddings ``[C, D]``: class 'weights' for losses
     that have none (contrastive, triplet)."""
-    embeddings, labels = unit(embeddings), _to_numpy(labels).astype(np.int64)
+    embeddings, labels = unit(embeddings, dtype=np.float64), to_numpy(labels).astype(np.int64)
     sums = np.zeros((num_classes, embeddings.shape[1]))
     np.add.at(sums, labels, embeddings)
     return unit(sums)
@@ -557,7 +548,7 @@ def snapshot_data(snapshot: dict, labels) -> tuple[np.ndarray, np.ndarray, np.nd
     """(embeddings, labels, weight, strangers) of one ``fit`` snapshot ``{"step", "fraction",
     "weights" [C, D] or None, "embeddings" [N, D]}``. Rows labelled -1 are strangers (classes
     never trained on); without weights (metric losses) class mean directions stand in."""
-    embeddings, labels = _to_numpy(snapshot["embeddings"]), _to_numpy(labels).astype(np.int64)
+    embeddings, labels = to_numpy(snapshot["embeddings"], dtype=np.float64), to_numpy(labels).astype(np.int64)
     if len(labels) != len(embeddings):
         raise ValueError(
             f"snapshot at step {snapshot.get('step')} has {len(embeddings)} embeddings but {len(labels)} "
@@ -569,7 +560,7 @@ def snapshot_data(snapshot: dict, labels) -> tuple[np.ndarray, np.ndarray, np.nd
     weight = snapshot.get("weights")
     if weight is None:
         weight = class_directions(embeddings, labels, int(labels.max()) + 1)
-    return embeddings, labels, _to_numpy(weight), strangers
+    return embeddings, labels, to_numpy(weight, dtype=np.float64), strangers
 
 
 def synthetic_2d(

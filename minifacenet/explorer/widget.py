@@ -15,6 +15,7 @@ import sys
 import ipywidgets as widgets
 import numpy as np
 
+from ..tensors import to_numpy
 from .cache import trained_embeddings
 from .margins import (
     CURVE_NAMES,
@@ -84,10 +85,6 @@ class LatestOnly:
         self.action()
 
 
-def _numpy(x) -> np.ndarray:
-    return x.detach().cpu().double().numpy() if hasattr(x, "detach") else np.asarray(x, dtype=float)
-
-
 def resolve_data(head, embeddings, labels, weight) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(embeddings, labels, weight) from the explorer's arguments; nothing -> a synthetic example."""
     if head is None and embeddings is None and labels is None and weight is None:
@@ -99,7 +96,8 @@ def resolve_data(head, embeddings, labels, weight) -> tuple[np.ndarray, np.ndarr
             "head=..., embeddings=..., labels=... (or weight=... instead of head), or nothing at all "
             "for the synthetic example"
         )
-    return _numpy(embeddings), _numpy(labels).astype(np.int64), _numpy(weight)
+    labels = to_numpy(labels).astype(np.int64)
+    return to_numpy(embeddings, dtype=np.float64), labels, to_numpy(weight, dtype=np.float64)
 
 
 def initial_margin(head, *, loss, m, s, m1: float, m3: float, easy_margin: bool) -> Margin:
@@ -232,9 +230,9 @@ class MarginExplorer(widgets.VBox):
         """New embeddings (and strangers): cosines computed once here, a new view."""
         self.scene = Scene.build(embeddings, labels, weight, strangers=strangers, max_points=self.max_points)
         self.embeddings, self.labels, self.weight = (
-            _numpy(embeddings),
+            to_numpy(embeddings, dtype=np.float64),
             self.scene.cache.labels,
-            _numpy(weight),
+            to_numpy(weight, dtype=np.float64),
         )
         self.frame = None
         if self.scene.dim == 2:
@@ -287,7 +285,7 @@ class MarginExplorer(widgets.VBox):
         (metric losses), class mean directions."""
         if not snapshots:
             raise ValueError("no snapshots: train with fit(..., snapshot_every=k, snapshot_images=images)")
-        self.snapshots, self.snapshot_labels, self.mode = list(snapshots), _numpy(labels), "snapshots"
+        self.snapshots, self.snapshot_labels, self.mode = list(snapshots), to_numpy(labels), "snapshots"
         self.step_slider.max = len(self.snapshots) - 1
         if self.step_slider.value == len(self.snapshots) - 1:
             self._show_snapshot()
