@@ -13,8 +13,8 @@ from minifacenet import widgets
 from minifacenet.data import DataError
 from minifacenet.explorer import MarginExplorer as PackageExplorer
 from minifacenet.explorer import cache as explorer_cache
-from minifacenet.explorer.margins import synthetic_2d
-from minifacenet.losses import ArcFace, Softmax, SphereFace
+from minifacenet.explorer.margins import CURVE_THETA, synthetic_2d
+from minifacenet.losses import ArcFace, Softmax, SphereFace, sphereface_psi
 
 
 def brute_force(explorer):
@@ -73,6 +73,17 @@ def test_sphereface_head_at_its_default_m_4():
     explorer.m_slider.value = 4
     explorer.m_slider.value = 6
     assert explorer.frame.margin.m == 6 and explorer.image.value != before
+
+
+def test_sphereface_head_m_2_draws_psi_2_and_leaves_cosface_at_its_own_m():
+    """Notebook 03's explorer: SphereFace's integer m = 2 is no CosFace/ArcFace margin (it once was)."""
+    embeddings, labels, _ = synthetic_2d(num_classes=7, per_class=20)
+    explorer = widgets.MarginExplorer(head=SphereFace(2, 7, m=2), embeddings=embeddings, labels=labels)
+    theta = torch.as_tensor(CURVE_THETA)
+    curves = explorer.frame.curves
+    np.testing.assert_allclose(curves["sphereface"], sphereface_psi(torch.cos(theta), 2).numpy(), atol=1e-12)
+    np.testing.assert_allclose(curves["cosface"], np.cos(CURVE_THETA) - 0.2, atol=1e-12)
+    assert explorer.violations == brute_force(explorer)
 
 
 def test_s_changes_the_probability_view_not_the_count():

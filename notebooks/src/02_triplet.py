@@ -8,8 +8,7 @@
 # - P×K batches, and why *which* negatives you train on (mining) decides whether training works;
 # - easy, semi-hard and hard negatives of one anchor, and how the margin $\alpha$ moves the line between them;
 # - FaceNet's three uses of one embedding (verification, recognition, clustering), measured on digits the
-#   network never saw: the triplet row of the open-set scoreboard;
-# - going further: collapse, why the loss can get stuck at exactly $\alpha$, and how to avoid it.
+#   network never saw: the triplet row of the open-set scoreboard.
 #
 # Previous: [01 · Contrastive loss](01_contrastive.ipynb) · Next: [03 · SphereFace](03_sphereface.ipynb)
 
@@ -94,9 +93,8 @@ print(f"fast mode: {FAST}")
 # %% [markdown]
 # ## The loss, written by hand
 #
-# Given the mined triplets as index tensors `(a, p, n)`, the loss is two gathers and a ReLU.
-# `TripletLoss.mine` returns those indices; we check our function against the library's loss
-# for semi-hard and batch-hard mining on a random P×K batch.
+# `TripletLoss.mine` returns the mined triplets as index tensors `(a, p, n)`; the loss is then two gathers and a
+# ReLU, checked against the library for semi-hard and batch-hard mining on a random P×K batch.
 
 # %%
 def triplet_loss(embeddings: torch.Tensor, a: torch.Tensor, p: torch.Tensor, n: torch.Tensor, *, alpha: float):
@@ -148,10 +146,9 @@ plt.show()
 # %% [markdown]
 # ## Random vs semi-hard vs batch-hard mining
 #
-# Three identical networks, the same recipe (digits 0–6, learning rate 0.01), only the mining changes. We compare
-# the 1-nearest-neighbour accuracy (seen test digits against a gallery of seen training digits), the spread of the
-# normalised embeddings (0 = every digit at the same point) and the embeddings themselves. Loss values are not
-# comparable across minings (each averages over different triplets).
+# Three identical networks (digits 0–6, learning rate 0.01); only the mining changes. We compare 1-nearest-neighbour
+# accuracy (seen test digits against a gallery of seen training digits), the spread of the normalised embeddings
+# (0 = every digit at one point) and the embeddings. Loss values are not comparable across minings.
 
 # %%
 def train_triplet(*, mining: str, lr: float = 1e-2, seed: int = 0):
@@ -185,10 +182,9 @@ for mining in ["random", "semi-hard", "batch-hard"]:
           f"1-NN accuracy {result['knn']:.3f}, spread {result['spread']:.3f}")
 
 # %% [markdown]
-# The loss sees only the *direction* of each output (it normalises), so every embedding is a point on
-# the unit circle, and points of different digits hide each other there. The figure function below
-# draws each digit on **its own ring** (radius 1 for digit 0 up to 1.54 for digit 9) at the angle of its
-# embedding: a good embedding shows each ring's points bunched at one angle, different from the others.
+# The loss sees only the *direction* of each output, a point on the unit circle where digits hide each other.
+# So we draw each digit on **its own ring** (radius 1 for digit 0 up to 1.54 for digit 9) at the angle of its
+# embedding: in a good embedding each ring's points bunch at one angle of their own.
 
 # %%
 def plot_rings(unit_embeddings, labels, *, ax, title: str, colors=None):
@@ -221,15 +217,16 @@ plt.show()
 assert results["random"]["knn"] > (0.25 if FAST else 0.5), "random mining learned nothing"
 assert results["semi-hard"]["knn"] > (0.4 if FAST else 0.75), "semi-hard mining: 1-NN accuracy too low"
 assert results["semi-hard"]["spread"] > 0.5, "semi-hard embeddings should spread over the circle"
+assert results["random"]["knn"] < results["semi-hard"]["knn"], "random mining was expected to lag semi-hard"
 
 # %% [markdown]
 # ## Easy, semi-hard and hard negatives of one anchor
 #
-# Take one P×K batch of test digits, one anchor and its farthest positive. Every negative of the
-# batch falls in one of three zones of the distance axis: closer than the positive (**hard**),
-# within $\alpha$ beyond it (**semi-hard**), or farther (**easy**, zero loss). The semi-hard set is
-# exactly what `TripletLoss(margin=α, mining="semi-hard").mine` returns for this (anchor, positive).
-# We use the network trained with random mining, which still has many hard negatives.
+# Take one P×K batch of test digits, one anchor and its farthest positive. Each negative is closer than the
+# positive (**hard**), within $\alpha$ beyond it (**semi-hard**), or farther (**easy**, zero loss). The semi-hard set is
+# exactly what `TripletLoss(margin=α, mining="semi-hard").mine` returns for this (anchor, positive). We use the
+# random-mining network: less tight than the semi-hard one, so an anchor still has hard negatives (counted in the
+# legend).
 
 # %%
 def negative_zones(embeddings, labels, *, anchor: int, positive: int, alpha: float):
@@ -308,7 +305,7 @@ zone_widget = interact(
 # > **Misconception: a triplet with a loss is a mistake.** A semi-hard triplet is in the right order,
 # > $d(a,p) < d(a,n)$: the anchor would be recognised correctly; it only sits inside the margin. Even a hard
 # > triplet is one comparison among many, not a wrong answer of the system, which ranks or thresholds all
-# > distances. The loss measures how far training is from its goal, not how often the embedding errs.
+# > distances.
 #
 # ## One embedding, three uses, on digits never seen (FaceNet §1)
 #
@@ -392,11 +389,11 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The fixed network's batch-hard loss is *large*: the hardest triplet of each anchor in a spread-out
-# embedding violates the margin by a lot. A large loss with a spread embedding is healthy; a loss stuck at
-# α with a spread near 0 is collapse. A constant embedding shows where the α comes from: with batch-hard
-# or random mining its loss is exactly α; semi-hard mining finds no triplet in it (no negative is
-# strictly farther than the positive) and returns 0.
+# The fixed network's batch-hard loss is not small either (printed above, above α): in a spread-out embedding the
+# hardest triplet of each anchor still violates the margin. The loss value cannot tell health from collapse; the
+# spread can: near 1 for the fixed embedding, near 0 for the collapsed one. A constant embedding shows where the α
+# comes from: with batch-hard or random mining its loss is exactly α; semi-hard mining finds no triplet in it (no
+# negative is strictly farther than the positive) and returns 0.
 
 # %%
 constant = torch.ones(len(labels), 2)
@@ -406,6 +403,8 @@ for mining in ["semi-hard", "batch-hard", "random"]:
 assert abs(TripletLoss(margin=ALPHA, mining="batch-hard")(constant, labels).item() - ALPHA) < 1e-6
 assert collapsed["spread"] < 0.5 * results["semi-hard"]["spread"], "batch-hard from scratch was expected to collapse"
 assert fixed["spread"] > 0.5 * results["semi-hard"]["spread"], "the curriculum should not collapse"
+assert abs(collapsed["history"]["loss"][-1] - ALPHA) < 0.01, "the collapsed loss should sit at alpha"
+assert fixed_history["loss"][-1] > ALPHA, "the fixed network's batch-hard loss is above alpha"
 
 # %% [markdown]
 # Other remedies used in practice: a lower learning rate or a learning-rate warm-up, larger batches, and

@@ -6,7 +6,7 @@
 # **What you will learn**
 # - SphereFace's (A-Softmax's) margin: class $y$ must win with $m\,\theta_y$ instead of $\theta_y$, and the
 #   function $\psi(\theta)$ that makes this work for every angle;
-# - why the library's $m$ is an integer (Chebyshev polynomials: a convenience, not a law of nature);
+# - why the library's $m$ is an integer (Chebyshev polynomials: a convenience, not a law of nature; Going further);
 # - what the $\lambda$ annealing does, and what it does not;
 # - SphereFace's Fig. 5 on MNIST: 3-D features of the 7 seen digits for $m = 1..4$, and what the margin buys on
 #   the unseen digits 7–9: the SphereFace row of the scoreboard.
@@ -46,7 +46,7 @@ from IPython.display import Markdown, display
 
 from minifacenet import viz
 from minifacenet.data import mnist
-from minifacenet.geometry import CosineCache, region_labels, sphere_grid
+from minifacenet.geometry import sphere_grid
 from minifacenet.losses import NormFace, SphereFace, sphereface_psi
 from minifacenet.metrics import accuracy, angle_statistics, pair_scores
 from minifacenet.models import EmbeddingNet
@@ -69,10 +69,9 @@ print(f"fast mode: {FAST}")
 # %% [markdown]
 # ## 1 · From modified softmax to A-Softmax
 #
-# Notebook 00 met the *modified softmax*: class weights normalised, no bias, logits $\lVert x\rVert\cos\theta_j$, so
-# the prediction $\arg\max_j \cos\theta_j$ depends **only on the angle**. It separates classes, but only just: a
-# class-1 sample is correct as soon as $\theta_1 < \theta_2$. **A-Softmax** asks for more during training:
-# $m\,\theta_1 < \theta_2$, i.e. the target logit uses $\cos(m\theta_y)$ instead of $\cos\theta_y$ (the paper: $m = 4$).
+# Notebook 00's *modified softmax* (normalised class weights, no bias, logits $\lVert x\rVert\cos\theta_j$) decides by
+# angle alone, and only just: a class-1 sample is correct as soon as $\theta_1 < \theta_2$. **A-Softmax** asks for
+# $m\,\theta_1 < \theta_2$ in training: the target logit uses $\cos(m\theta_y)$ instead of $\cos\theta_y$ (paper: $m = 4$).
 #
 # ## 2 · $\psi(\theta)$: making $\cos(m\theta)$ decrease on all of $[0, \pi]$
 #
@@ -103,28 +102,6 @@ plt.show()
 # Right: two classes in the $(\theta_1, \theta_2)$ plane. Class 1 wins with margin where $4\theta_1 < \theta_2$; the
 # grey wedge belongs to nobody. The wedge is thin near $\theta = 0$: the angular gap $(m-1)\,\theta_1$ depends on
 # the angle (exercise 3).
-#
-# ### Why the library's $m$ is an integer
-#
-# For an integer $m$, $\cos(m\theta)$ is a **polynomial** in $c = \cos\theta$, the Chebyshev polynomial $T_m$:
-# $T_2 = 2c^2 - 1$, $T_3 = 4c^3 - 3c$, $T_4 = 8c^4 - 8c^2 + 1$. The official code uses these, so it never computes
-# $\theta$; that is an implementation convenience. A non-integer $m$ needs $\theta = \arccos c$ (or a half-angle
-# such as $\cos(\theta/2) = \sqrt{(1+c)/2}$, whose derivative is $1/4$ at $c = 1$ and infinite only at $c = -1$).
-# $\arccos$ has an infinite derivative at $c = \pm 1$, so it needs a clamp, and with one it trains well: ArcFace
-# (05) does exactly that. The check below pins both facts.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-c = torch.cos(theta)
-chebyshev = {2: 2 * c**2 - 1, 3: 4 * c**3 - 3 * c, 4: 8 * c**4 - 8 * c**2 + 1}
-for m, polynomial in chebyshev.items():
-    torch.testing.assert_close(polynomial, torch.cos(m * theta))
-    print(f"cos({m} theta) == T_{m}(cos theta) on 721 angles")
-# d/dc sqrt((1 + c) / 2) = 1 / (4 sqrt((1 + c) / 2)): finite at c = 1, unbounded as c -> -1
-ends = torch.tensor([1.0, -1.0 + 1e-12], dtype=torch.float64, requires_grad=True)
-torch.sqrt((1 + ends) / 2).sum().backward()
-print(f"d cos(theta/2) / dc at c = 1: {ends.grad[0]:.4f}; at c = -1 + 1e-12: {ends.grad[1]:.3g}")
-assert abs(ends.grad[0] - 0.25) < 1e-12 and ends.grad[1] > 1e5
 
 # %% [markdown]
 # ## 3 · SphereFace is two methods
@@ -185,8 +162,8 @@ print("MySphereFace equals minifacenet.losses.SphereFace for m = 1..4, lambda = 
 #
 # with $\lambda = \max(\lambda_\min, 1000/(1 + 0.12\,t))$ at iteration $t$ and $\lambda_\min = 5$. The library
 # keeps that law but counts it in fractions of training: $\lambda$ reaches $\lambda_\min$ at the warm-up fraction
-# (`fit(..., margin_warmup=0.5)`: halfway) and stays. We use $\lambda_\min = 1$: a visible margin. Note that
-# training ends at $\lambda_\min$, never at the pure A-Softmax ($\lambda = 0$).
+# (`fit(..., margin_warmup=0.5)`: halfway) and stays. We use $\lambda_\min = 1$, a visible margin; training ends
+# there, never at the pure A-Softmax ($\lambda = 0$).
 
 # %%
 fractions = np.linspace(0, 1, 501)
@@ -242,26 +219,45 @@ for m, run in seen.items():  # the notebook fails here if a model did not train
     assert run["accuracy"] > (0.6 if FAST else 0.9), f"m = {m}: test accuracy {run['accuracy']:.3f}"
 
 # %% [markdown]
-# Each model seen from two opposite sides, so every class shows. Coloured caps: where each class wins **with the
-# margin it trained with** ($\lambda = \lambda_\min$); grey: the gaps between caps. Black crosses: seen test digits
-# outside their cap (margin violators; many of them are still classified correctly: compare the accuracy).
+# Each model from two opposite sides, so every class shows. Coloured caps: where each class wins **with the margin
+# it trained with** ($\lambda = \lambda_\min$, the head's `training_target`); grey: the gaps. Black crosses: seen
+# test digits outside their cap, the margin violators. At $m = 1$ (no margin) a violator is a misclassified digit;
+# for $m > 1$ it need not be an error: the lines under the figure count those still classified correctly.
 
 # %%
+def trained_region(directions: torch.Tensor, head) -> torch.Tensor:
+    """The class whose margin region *as trained* holds each direction [P, D] -> [P]; -1 in a gap.
+
+    Class y holds x where training_target(cos theta_y) > cos theta_j for every j != y: the head's own
+    blend at the lambda it ended with, (lambda cos + psi) / (1 + lambda), not the pure psi.
+    """
+    # cosines to every class weight: [P, C]
+    cos = torch.nn.functional.normalize(directions.float(), dim=1) @ torch.nn.functional.normalize(
+        head.weight.detach(), dim=1).T
+    # every column taken as the target, with the margin the head trained with: [P, C]
+    target = head.training_target(cos)
+    # class y beats class j with margin (a class need not beat itself): [P, C, C]
+    beats = (target[:, :, None] > cos[:, None, :]) | torch.eye(cos.shape[1], dtype=torch.bool)
+    inside = beats.all(dim=2)  # [P, C]
+    return torch.where(inside.any(dim=1), inside.float().argmax(dim=1), -1)
+
+
 def draw_sphere(ax, embeddings, labels, head, *, elev: float, azim: float, max_points: int = 1500):
-    """Unit 3-D features (the hemisphere facing the viewer), each class's margin cap, violators as crosses."""
-    weight = head.weight.detach().double()
-    grid = sphere_grid(rows=60, cols=120)  # [R, C, 3] unit vectors
-    region = region_labels(grid.reshape(-1, 3), weight, head).reshape(grid.shape[:2])  # class or -1
+    """Unit 3-D features (the hemisphere facing the viewer), each class's trained margin cap, violators as crosses."""
+    grid = sphere_grid(rows=72, cols=144)  # [R, C, 3] unit vectors
+    region = trained_region(torch.as_tensor(grid.reshape(-1, 3)), head).numpy().reshape(grid.shape[:2])  # class or -1
     colors = viz.class_colors(10)
     faces = np.where(region[..., None] >= 0, 0.5 * colors[region.clip(0)] + 0.5, [0.85, 0.85, 0.85, 1.0])
     ax.computed_zorder = False
-    ax.plot_surface(*(0.98 * grid).transpose(2, 0, 1), facecolors=faces, shade=False, linewidth=0)
+    ax.plot_surface(*(0.98 * grid).transpose(2, 0, 1), facecolors=faces, shade=False, linewidth=0,
+                    rcount=grid.shape[0], ccount=grid.shape[1])  # every grid cell, not 50 x 50
     view = np.radians([elev, azim])
     towards = np.array([np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])])
     points = torch.nn.functional.normalize(embeddings[:max_points], dim=1).numpy()
     front = points @ towards > 0  # matplotlib has no depth buffer: draw what faces the viewer
     ax.scatter(*points[front].T, c=colors[labels[:max_points][front]], s=4, depthshade=False)
-    violating = CosineCache.build(embeddings[:max_points], labels[:max_points], weight).violations(head)
+    # violators: outside the cap of their own class, with the margin as trained
+    violating = (trained_region(embeddings[:max_points], head) != labels[:max_points]).numpy()
     ax.scatter(*points[front & violating].T, marker="x", color="black", s=14, linewidths=0.8, depthshade=False)
     ax.view_init(elev=elev, azim=azim)
     ax.set_box_aspect((1, 1, 1), zoom=1.45)
@@ -280,6 +276,14 @@ for m, run in seen.items():
         ax.set_title(f"m = {m}, {side}\n{outside} of {min(len(labels), 1500)} {what}", fontsize=11)
 plt.subplots_adjust(left=0, right=1, bottom=0, top=0.93, wspace=0, hspace=0.12)
 plt.show()
+for m, run in seen.items():
+    emb, labels = run["embeddings"][seen_test], test_labels[seen_test]
+    run["outside"] = trained_region(emb, run["head"]) != labels  # [N] margin violators, as trained
+    run["still_correct"] = run["outside"] & (predict(run["head"], emb) == labels)
+    print(f"m = {m}: {int(run['outside'].sum())} of {len(labels)} seen test digits outside their cap, "
+          f"{int(run['still_correct'].sum())} of them still classified correctly")
+assert not seen[1]["still_correct"].any(), "without a margin a violator is a misclassified digit"
+assert seen[4]["still_correct"].any(), "with m = 4 some violators are still classified correctly"
 
 # %% [markdown]
 # Below: the angle between two seen test features, for pairs of the same digit (positive) and of different
@@ -308,15 +312,17 @@ for m, run in seen.items():
 assert seen[4]["angles"]["intra"] < seen[1]["angles"]["intra"], "m = 4 should give tighter classes than m = 1"
 
 # %% [markdown]
-# On the seen digits a larger $m$ gives tighter classes (smaller intra-class angle) and a wider gap between positive
-# and negative angles; the check above pins $m = 4$ against $m = 1$. Whether the tighter seen classes carry over to
-# the unseen digits is what the report lines say; read them before believing it. The $m = 4$ row joins the
-# scoreboard:
+# On the seen digits a larger $m$ gives tighter classes: a smaller intra-class angle, positive pairs piled closer
+# to 0; the check above pins $m = 4$ against $m = 1$. On the unseen digits 7–9 the report lines tell a weaker
+# story: the true-accept rate at 1 % false accepts is higher for $m = 4$ than for $m = 1$ (pinned below), but the
+# AUC and the gallery accuracy need not be. Tighter seen classes do not, by themselves, make strangers tighter.
+# The $m = 4$ row joins the scoreboard:
 
 # %%
 board = Scoreboard()
 board.add("sphereface", seen[4]["report"], dim=3, note="notebook 03, m = 4, " + ("fast" if FAST else "full") + " mode")
 display(Markdown(board.markdown(upto="sphereface")))
+assert seen[4]["report"]["tar@far=0.01"] > seen[1]["report"]["tar@far=0.01"], "m = 4 should raise TAR@FAR=1 %"
 
 # %% [markdown]
 # > **Misconception: the margin is part of the trained model's answer.** The margin exists only at training time.
@@ -342,6 +348,29 @@ print("SphereFace's test-time prediction is argmax_j cos(theta_j): no margin")
 # %% [markdown]
 # ## Going further
 #
+# ### Why the library's $m$ is an integer
+#
+# For an integer $m$, $\cos(m\theta)$ is a **polynomial** in $c = \cos\theta$, the Chebyshev polynomial $T_m$:
+# $T_2 = 2c^2 - 1$, $T_3 = 4c^3 - 3c$, $T_4 = 8c^4 - 8c^2 + 1$. The official code uses these, so it never computes
+# $\theta$ (`losses.sphereface_psi` too): an implementation convenience. A non-integer $m$ needs $\theta = \arccos c$
+# (or a half-angle such as $\cos(\theta/2) = \sqrt{(1+c)/2}$, whose derivative is $1/4$ at $c = 1$ and infinite only
+# at $c = -1$). $\arccos$ has an infinite derivative at $c = \pm 1$, so it needs a clamp, and with one it trains
+# well: ArcFace (05) does exactly that. The check below pins both facts.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+c = torch.cos(theta)
+chebyshev = {2: 2 * c**2 - 1, 3: 4 * c**3 - 3 * c, 4: 8 * c**4 - 8 * c**2 + 1}
+for m, polynomial in chebyshev.items():
+    torch.testing.assert_close(polynomial, torch.cos(m * theta))
+    print(f"cos({m} theta) == T_{m}(cos theta) on 721 angles")
+# d/dc sqrt((1 + c) / 2) = 1 / (4 sqrt((1 + c) / 2)): finite at c = 1, unbounded as c -> -1
+ends = torch.tensor([1.0, -1.0 + 1e-12], dtype=torch.float64, requires_grad=True)
+torch.sqrt((1 + ends) / 2).sum().backward()
+print(f"d cos(theta/2) / dc at c = 1: {ends.grad[0]:.4f}; at c = -1 + 1e-12: {ends.grad[1]:.3g}")
+assert abs(ends.grad[0] - 0.25) < 1e-12 and ends.grad[1] > 1e5
+
+# %% [markdown]
 # ### Without annealing
 #
 # The same $m = 4$ model, trained with pure A-Softmax from the first step ($\lambda = 0$ throughout: no warm-up):
@@ -357,13 +386,15 @@ print(f"no annealing: loss per epoch {[round(v, 3) for v in plain_history['loss'
 print(f"annealed:     loss per epoch {[round(v, 3) for v in annealed['history']['loss']]}, "
       f"test accuracy {annealed['accuracy']:.4f}, mean feature norm {annealed['embeddings'].norm(dim=1).mean():.2f}")
 assert plain_embeddings.norm(dim=1).mean() < annealed["embeddings"].norm(dim=1).mean(), "annealing keeps |x| larger"
+if not FAST:  # the full-length run: pure A-Softmax trains too
+    assert plain_accuracy > annealed["accuracy"] - 0.005, f"no annealing: test accuracy {plain_accuracy:.4f}"
 
 # %% [markdown]
 # Read the printout rather than the folklore. The losses are not comparable (the annealed run is measured against a
-# weaker margin early on); accuracies and feature norms are. Without annealing the first epoch's loss is far higher
-# and the features end **shorter** (a smaller $\lVert x\rVert$, the scale of every logit), as the argument above
-# predicts; the check below pins that. But pure A-Softmax **trains** on 3-D MNIST: in the full-length run (the stored
-# outputs) it reaches the annealed accuracy; only in the short fast-mode run (CI) is it still behind. So in our small
+# weaker margin); accuracies and feature norms are. Without annealing the features end **shorter** (a smaller
+# $\lVert x\rVert$, the scale of every logit), as the argument above predicts; the check above pins that. But pure
+# A-Softmax **trains** on 3-D MNIST: in the full-length run (the stored outputs) it ends within half a percentage
+# point of the annealed accuracy (also pinned); only in the short fast-mode run (CI) is it far behind. So in our small
 # network (BatchNorm, AdamW, a one-cycle learning rate) annealing steadies the start and the feature norm; it is not
 # needed to train. The paper needed it for deep face networks trained with plain SGD.
 #
