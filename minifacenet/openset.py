@@ -34,8 +34,14 @@ from sklearn.preprocessing import normalize
 from torch import nn
 
 from . import losses
-from .metrics import equal_error_rate, gallery_split, knn_accuracy, tar_at_far, threshold_accuracy
-from .tensors import to_numpy
+from .metrics import (
+    checked_arrays,
+    equal_error_rate,
+    gallery_split,
+    knn_accuracy,
+    tar_at_far,
+    threshold_accuracy,
+)
 
 SEEN_DIGITS = (0, 1, 2, 3, 4, 5, 6)
 UNSEEN_DIGITS = (7, 8, 9)
@@ -106,19 +112,6 @@ def similarity_matrix(embeddings: np.ndarray, *, metric: str) -> np.ndarray:
     return -euclidean_distances(embeddings)
 
 
-def _as_arrays(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
-    """float64 ``[N, D]`` embeddings and ``[N]`` labels; a ValueError says what is wrong."""
-    x = to_numpy(embeddings, dtype=np.float64)
-    y = to_numpy(labels).ravel()
-    if x.ndim != 2 or len(x) != len(y):
-        raise ValueError(f"need embeddings [N, D] and labels [N], got {x.shape} and {y.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("embeddings contain NaN or inf: the network diverged; retrain or lower the lr")
-    if len(np.unique(y)) < 2:
-        raise ValueError("need at least two unseen classes to measure anything open-set")
-    return x, y
-
-
 def pair_similarities(x: np.ndarray, y: np.ndarray, *, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Every unordered pair i < j: its similarity by ``metric`` and whether it is one class; ``[P]`` each."""
     # P = N (N - 1) / 2 pairs: the upper triangle without the diagonal
@@ -169,7 +162,7 @@ def openset_report(embeddings, labels, *, metric: str, gallery_per_class: int = 
     ``gallery_accuracy`` (rank-1 against ``gallery_per_class`` images per class, the rest
     probes), ``nmi``, ``ari``.
     """
-    x, y = _as_arrays(embeddings, labels)
+    x, y = checked_arrays(embeddings, labels)
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
     gallery, probes = gallery_split(y, gallery_per_class=gallery_per_class, seed=seed)
