@@ -9,7 +9,8 @@ the same question is asked with digits: every lesson and the CLI train on
 - :func:`openset_report` -- on the unseen images: verification (ROC AUC, EER, TAR@FAR,
   10-fold accuracy), 1-NN recognition against a small gallery, clustering (NMI, ARI);
 - :func:`loss_metric` -- the measure a loss trains for, which is the one it is scored by;
-- :func:`paired_differences` -- each loss minus a baseline on the same seed or fold;
+- :func:`paired_differences` -- each loss minus a baseline on the same seed or fold
+  (:func:`format_gap` writes one);
 - :class:`Scoreboard` -- one open-set row per lesson, growing through the course.
 
 The curves and thresholds are :mod:`minifacenet.metrics`'s; this module picks the scores.
@@ -237,6 +238,16 @@ def paired_differences(
             "pairs": len(diff),
         }
     return gaps
+
+
+# (key, name): the scores whose paired gaps the results tables show, TAR@FAR=1 % first
+GAP_KEYS = (("tar@far=0.01", "TAR@FAR=1%"), ("auc", "AUC"))
+
+
+def format_gap(gap: Mapping) -> str:
+    """A :func:`paired_differences` gap in points, ``+1.2 [-0.3, +2.5]``; a single pair shows just the gap."""
+    mean = f"{100 * gap['mean']:+.1f}"
+    return mean if gap["pairs"] == 1 else f"{mean} [{100 * gap['min']:+.1f}, {100 * gap['max']:+.1f}]"
 
 
 # --------------------------------------------------------------------------- the scoreboard
