@@ -31,12 +31,12 @@ DEFAULT_ROOT = REPO_DATA if (REPO_DATA.parent / "pyproject.toml").exists() else 
     Path.home() / ".cache" / "minifacenet" / "data"
 )
 
-# Uncompressed MNIST files and their exact sizes (an idx header plus the payload).
+# Uncompressed MNIST files and the shape of the uint8 array each holds (after its idx header).
 MNIST_FILES = {
-    "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
-    "train-labels-idx1-ubyte": 8 + 60000,
-    "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
-    "t10k-labels-idx1-ubyte": 8 + 10000,
+    "train-images-idx3-ubyte": (60000, 28, 28),
+    "train-labels-idx1-ubyte": (60000,),
+    "t10k-images-idx3-ubyte": (10000, 28, 28),
+    "t10k-labels-idx1-ubyte": (10000,),
 }
 # Where MNIST's .gz files are downloaded from (torchvision's mirrors), and their MD5 sums.
 MNIST_MIRRORS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
@@ -143,10 +143,11 @@ def _read_idx(path: Path, *, shape: tuple[int, ...], source: Path | None = None)
 
 def _read_mnist_split(raw: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 images ``[N, 28, 28]`` and int64 labels ``[N]`` in 0..9 from the raw idx files."""
-    prefix, count = ("train", 60000) if train else ("t10k", 10000)
-    images = _read_idx(raw / f"{prefix}-images-idx3-ubyte", shape=(count, 28, 28))
-    label_file = raw / f"{prefix}-labels-idx1-ubyte"
-    labels = _read_idx(label_file, shape=(count,)).long()
+    prefix = "train" if train else "t10k"
+    image_name, label_name = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
+    images = _read_idx(raw / image_name, shape=MNIST_FILES[image_name])
+    label_file = raw / label_name
+    labels = _read_idx(label_file, shape=MNIST_FILES[label_name]).long()
     if labels.max() > 9:
         bad = int(torch.argmax((labels > 9).int()))
         raise DataError(
@@ -172,13 +173,8 @@ def _stage_mnist_file(raw: Path, name: str, staging: Path) -> Path:
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{archive} is corrupt ({error}): delete it and load again to download it") from error
     # a full check before anything lands in the data folder
-    _read_idx(target, shape=_idx_shape(name), source=archive)
+    _read_idx(target, shape=MNIST_FILES[name], source=archive)
     return target
-
-
-def _idx_shape(name: str) -> tuple[int, ...]:
-    count = 60000 if name.startswith("train") else 10000
-    return (count, 28, 28) if "images" in name else (count,)
 
 
 def _fetch_mnist(raw: Path) -> None:

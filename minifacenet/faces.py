@@ -31,7 +31,7 @@ from torchvision.transforms import v2
 
 from . import openset, train
 from .data import olivetti
-from .losses import build_loss
+from .losses import Loss, build_loss
 from .metrics import angle_statistics, equal_error_rate, gallery_split, knn_accuracy
 from .models import EmbeddingNet
 from .train import embed, fit
@@ -257,7 +257,7 @@ def fold_scores(embeddings: torch.Tensor, labels: torch.Tensor, *, metric: str) 
 
 
 def evaluate_fold(
-    model: nn.Module, loss: nn.Module | None, images: torch.Tensor, labels: torch.Tensor, split: OpenSetSplit
+    model: nn.Module, loss: Loss | None, images: torch.Tensor, labels: torch.Tensor, split: OpenSetSplit
 ) -> FoldResult:
     """Scores of a trained model on one fold's unseen people (and angles on its training people).
 
@@ -273,7 +273,7 @@ def evaluate_fold(
     scores.update(angle_statistics(test_embeddings, test_labels))
     # angles between the training people's embeddings and the head's class weights
     train_embeddings = embed(model, images[split.train_index])
-    weight = loss.weight.detach().cpu() if hasattr(loss, "logits") else None
+    weight = loss.weight.detach().cpu() if loss is not None and loss.classifies else None
     train_angles = angle_statistics(train_embeddings, relabel(labels[split.train_index]), weight=weight)
     scores.update({f"train_{key}": value for key, value in train_angles.items()})
     return FoldResult(

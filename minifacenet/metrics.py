@@ -85,15 +85,15 @@ def _check_scores(scores: np.ndarray, same: np.ndarray) -> None:
         )
 
 
-def _check_embeddings(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
-    """As float64 ``[N, D]`` and ``[N]`` arrays; a ValueError names what is wrong."""
+def checked_arrays(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 ``[N, D]`` and ``[N]`` arrays, finite, of >= 2 classes; a ValueError names what is wrong."""
     x, y = _finite(embeddings), to_numpy(labels).ravel()
     if x.ndim != 2:
         raise ValueError(f"embeddings must be 2-D [N, D], got shape {x.shape}")
     if len(x) != len(y):
         raise ValueError(f"{len(x)} embeddings but {len(y)} labels: pass one label per embedding")
     if len(np.unique(y)) < 2:
-        raise ValueError("need at least two identities (labels) to measure anything open-set")
+        raise ValueError("need at least two identities (classes) to measure anything open-set")
     return x, y
 
 
@@ -103,7 +103,7 @@ def pair_scores(embeddings, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
     score(i, j) = <x_i, x_j> / (|x_i| |x_j|)
     """
-    x, y = _check_embeddings(embeddings, labels)
+    x, y = checked_arrays(embeddings, labels)
     # [N, N] cosine similarities; keep the upper triangle without the diagonal: P = N (N - 1) / 2
     similarity = cosine_similarity(x)
     i, j = np.triu_indices(len(y), k=1)
@@ -229,14 +229,14 @@ def recognition(embeddings, labels, *, gallery_per_class: int = 1, seed: int = 0
     ``gallery_accuracy``: ``gallery_per_class`` random images per person enrolled as the
     gallery, every other image a probe matched to its nearest gallery image (rank-1).
     """
-    x, y = _check_embeddings(embeddings, labels)
+    x, y = checked_arrays(embeddings, labels)
     # [N, N] similarities; an image must not match itself
     similarity = cosine_similarity(x)
     np.fill_diagonal(similarity, -np.inf)
     knn = accuracy(y[similarity.argmax(1)], y)
     gallery, probes = gallery_split(y, gallery_per_class=gallery_per_class, seed=seed)
-    cosine_knn = KNeighborsClassifier(n_neighbors=1, metric="cosine").fit(x[gallery], y[gallery])
-    return {"knn_accuracy": knn, "gallery_accuracy": accuracy(cosine_knn.predict(x[probes]), y[probes])}
+    rank_one = knn_accuracy(x[gallery], y[gallery], x[probes], y[probes], k=1, metric="cosine")
+    return {"knn_accuracy": knn, "gallery_accuracy": rank_one}
 
 
 def gallery_split(labels, *, gallery_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -265,7 +265,7 @@ def clustering(embeddings, labels, *, num_clusters: int | None = None, seed: int
     |a - b|^2 = 2 - 2 cos, so this is cosine clustering). ``num_clusters`` defaults to the
     number of identities. Returns ``{kmeans,agglomerative}_{nmi,ari}``.
     """
-    x, y = _check_embeddings(embeddings, labels)
+    x, y = checked_arrays(embeddings, labels)
     num_clusters = num_clusters or len(np.unique(y))
     x = unit(x)
     found = {
@@ -306,7 +306,7 @@ def angle_statistics(embeddings, labels, *, weight=None) -> dict:
     ``weight`` ``[C, D]`` is a head's class weights, row c for label c (labels must lie in
     ``[0, C)``); without it (contrastive, triplet, unseen people) W-EC and W-Inter are NaN.
     """
-    x, y = _check_embeddings(embeddings, labels)
+    x, y = checked_arrays(embeddings, labels)
     classes = np.unique(y)
     # [C, D] class centres of the normalised embeddings
     centres = np.stack([unit(x[y == c]).mean(0) for c in classes])

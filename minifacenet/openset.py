@@ -9,7 +9,8 @@ the same question is asked with digits: every lesson and the CLI train on
 - :func:`openset_report` -- on the unseen images: verification (ROC AUC, EER, TAR@FAR,
   10-fold accuracy), 1-NN recognition against a small gallery, clustering (NMI, ARI);
 - :func:`loss_metric` -- the measure a loss trains for, which is the one it is scored by;
-- :func:`paired_differences` -- each loss minus a baseline on the same seed or fold;
+- :func:`paired_differences` -- each loss minus a baseline on the same seed or fold
+  (:func:`format_gap` writes one);
 - :class:`Scoreboard` -- one open-set row per lesson, growing through the course.
 
 The curves and thresholds are :mod:`minifacenet.metrics`'s; this module picks the scores.
@@ -34,8 +35,14 @@ from sklearn.preprocessing import normalize
 from torch import nn
 
 from . import losses
-from .metrics import equal_error_rate, gallery_split, knn_accuracy, tar_at_far, threshold_accuracy
-from .tensors import to_numpy
+from .metrics import (
+    checked_arrays,
+    equal_error_rate,
+    gallery_split,
+    knn_accuracy,
+    tar_at_far,
+    threshold_accuracy,
+)
 
 SEEN_DIGITS = (0, 1, 2, 3, 4, 5, 6)
 UNSEEN_DIGITS = (7, 8, 9)
@@ -106,19 +113,6 @@ def similarity_matrix(embeddings: np.ndarray, *, metric: str) -> np.ndarray:
     return -euclidean_distances(embeddings)
 
 
-def _as_arrays(embeddings, labels) -> tuple[np.ndarray, np.ndarray]:
-    """float64 ``[N, D]`` embeddings and ``[N]`` labels; a ValueError says what is wrong."""
-    x = to_numpy(embeddings, dtype=np.float64)
-    y = to_numpy(labels).ravel()
-    if x.ndim != 2 or len(x) != len(y):
-        raise ValueError(f"need embeddings [N, D] and labels [N], got {x.shape} and {y.shape}")
-    if not np.isfinite(x).all():
-        raise ValueError("embeddings contain NaN or inf: the network diverged; retrain or lower the lr")
-    if len(np.unique(y)) < 2:
-        raise ValueError("need at least two unseen classes to measure anything open-set")
-    return x, y
-
-
 def pair_similarities(x: np.ndarray, y: np.ndarray, *, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Every unordered pair i < j: its similarity by ``metric`` and whether it is one class; ``[P]`` each."""
     # P = N (N - 1) / 2 pairs: the upper triangle without the diagonal
@@ -169,7 +163,7 @@ def openset_report(embeddings, labels, *, metric: str, gallery_per_class: int = 
     ``gallery_accuracy`` (rank-1 against ``gallery_per_class`` images per class, the rest
     probes), ``nmi``, ``ari``.
     """
-    x, y = _as_arrays(embeddings, labels)
+    x, y = checked_arrays(embeddings, labels)
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
     gallery, probes = gallery_split(y, gallery_per_class=gallery_per_class, seed=seed)
@@ -244,6 +238,16 @@ def paired_differences(
             "pairs": len(diff),
         }
     return gaps
+
+
+# (key, name): the scores whose paired gaps the results tables show, TAR@FAR=1 % first
+GAP_KEYS = (("tar@far=0.01", "TAR@FAR=1%"), ("auc", "AUC"))
+
+
+def format_gap(gap: Mapping) -> str:
+    """A :func:`paired_differences` gap in points, ``+1.2 [-0.3, +2.5]``; a single pair shows just the gap."""
+    mean = f"{100 * gap['mean']:+.1f}"
+    return mean if gap["pairs"] == 1 else f"{mean} [{100 * gap['min']:+.1f}, {100 * gap['max']:+.1f}]"
 
 
 # --------------------------------------------------------------------------- the scoreboard

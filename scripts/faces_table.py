@@ -126,7 +126,6 @@ ANGLE_COLUMNS = (
     ("intra", "Intra (unseen)", 1, 1),
     ("inter", "Inter (unseen)", 1, 1),
 )
-GAP_KEYS = (("tar@far=0.01", "TAR@FAR=1%"), ("auc", "AUC"))
 
 
 def by_loss(folds: list[dict], key: str) -> dict[str, dict[int, float]]:
@@ -162,16 +161,17 @@ def verdict(gap: dict) -> str:
 
 def gap_table(folds: list[dict], *, baseline: str = "softmax") -> str:
     """Each loss minus ``baseline`` on the same fold: mean [min, max] in points, and the verdict."""
-    gaps = {key: openset.paired_differences(by_loss(folds, key), baseline=baseline) for key, _ in GAP_KEYS}
-    headers = [f"{name} minus {baseline}, same fold: mean [min, max] (points)" for _, name in GAP_KEYS]
+    gaps = {
+        key: openset.paired_differences(by_loss(folds, key), baseline=baseline) for key, _ in openset.GAP_KEYS
+    }
+    headers = [
+        f"{name} minus {baseline}, same fold: mean [min, max] (points)" for _, name in openset.GAP_KEYS
+    ]
     lines = ["| loss | " + " | ".join(headers) + " | verdict (TAR@FAR=1%) |", "|---|" + "---:|" * 2 + "---|"]
-    for loss_name, tar_gap in gaps[GAP_KEYS[0][0]].items():
+    for loss_name, tar_gap in gaps[openset.GAP_KEYS[0][0]].items():
         if loss_name == baseline:
             continue
-        cells = [
-            f"{100 * g['mean']:+.1f} [{100 * g['min']:+.1f}, {100 * g['max']:+.1f}]"
-            for g in (gaps[key][loss_name] for key, _ in GAP_KEYS)
-        ]
+        cells = [openset.format_gap(gaps[key][loss_name]) for key, _ in openset.GAP_KEYS]
         lines.append(f"| {loss_name} | " + " | ".join(cells) + f" | {verdict(tar_gap)} |")
     return "\n".join(lines)
 

@@ -21,9 +21,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from minifacenet.openset import COURSE, REPORT_COLUMNS, format_value, paired_differences  # noqa: E402
-
-GAP_KEYS = (("tar@far=0.01", "TAR@FAR=1%"), ("auc", "AUC"))
+from minifacenet.openset import (  # noqa: E402
+    COURSE,
+    GAP_KEYS,
+    REPORT_COLUMNS,
+    format_gap,
+    format_value,
+    paired_differences,
+)
 
 
 def load_runs(runs: Path) -> list[dict]:
@@ -109,7 +114,7 @@ def gap_table(runs: list[dict], *, baseline: str = "softmax") -> str:
                 break
             gaps[key] = paired_differences(scores, baseline=baseline)
         for loss in (name for name in COURSE if name != baseline and key_present(gaps, name)):
-            cells = [gap_cell(gaps[key][loss]) for key, _ in GAP_KEYS]
+            cells = [format_gap(gaps[key][loss]) for key, _ in GAP_KEYS]
             tar = gaps[GAP_KEYS[0][0]][loss]
             lines.append(
                 f"| {dim} | {loss} | {tar['pairs']} | "
@@ -121,12 +126,6 @@ def gap_table(runs: list[dict], *, baseline: str = "softmax") -> str:
 
 def key_present(gaps: dict, loss: str) -> bool:
     return bool(gaps) and all(loss in by_loss for by_loss in gaps.values())
-
-
-def gap_cell(gap: dict) -> str:
-    """``+1.2 [-0.3, +2.5]`` in points; a single seed shows just the gap."""
-    mean = f"{100 * gap['mean']:+.1f}"
-    return mean if gap["pairs"] == 1 else f"{mean} [{100 * gap['min']:+.1f}, {100 * gap['max']:+.1f}]"
 
 
 def reference_rows(runs: list[dict]) -> list[dict]:
