@@ -16,6 +16,7 @@ from . import data, losses, openset
 from .checkpoint import save_checkpoint
 from .metrics import accuracy, knn_accuracy
 from .models import EmbeddingNet
+from .recipe import COURSE_RECIPE
 from .train import TrainConfig, embed, fit, predict
 from .viz import plot_embeddings
 
@@ -109,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--loss", default="softmax", choices=losses.LOSS_NAMES, help="loss or head")
     t.add_argument("--dataset", default="mnist", choices=("mnist", "olivetti"))
     t.add_argument("--dim", type=positive_int(2), default=2, help="embedding dimension (>= 2)")
-    t.add_argument("--epochs", type=positive_int(1), default=10)
+    t.add_argument("--epochs", type=positive_int(1), default=COURSE_RECIPE.epochs)
     t.add_argument(
         "--margin",
         type=finite_float,
@@ -132,10 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="triplet mining (default: semi-hard)",
     )
     t.add_argument(
-        "--shift", type=int_at_least(0), default=2, help="augmentation: random shifts of up to N pixels"
+        "--shift",
+        type=int_at_least(0),
+        default=COURSE_RECIPE.max_shift,
+        help="augmentation: random shifts of up to N pixels",
     )
-    t.add_argument("--batch-size", type=positive_int(2), default=256)
-    t.add_argument("--lr", type=positive_float, default=TrainConfig.lr)
+    t.add_argument("--batch-size", type=positive_int(2), default=COURSE_RECIPE.batch_size)
+    t.add_argument(
+        "--lr",
+        type=positive_float,
+        default=COURSE_RECIPE.lr,
+        help="peak learning rate; the course recipe's is the same for every loss (minifacenet/recipe.py)",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(
         "--limit",
@@ -273,6 +282,8 @@ def train(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        weight_decay=COURSE_RECIPE.weight_decay,
+        lr_warmup_pct=COURSE_RECIPE.lr_warmup_pct,
         margin_warmup=args.warmup,
         max_shift=args.shift,
         classes_per_batch=min(TrainConfig.classes_per_batch, num_classes),

@@ -34,6 +34,7 @@ from .data import olivetti
 from .losses import Loss, build_loss
 from .metrics import angle_statistics, equal_error_rate, gallery_split, knn_accuracy
 from .models import EmbeddingNet
+from .recipe import FACES_RECIPE
 from .train import embed, fit
 
 # The seven losses of the comparison, in the order they were invented (roughly).
@@ -62,12 +63,13 @@ class FaceConfig:
     embedding_dim: int = 128
     resolution: int = 32  # faces are 64x64; 32x32 keeps a run to seconds on a CPU
     widths: tuple[int, int, int] = (16, 32, 64)  # EmbeddingNet's conv widths
-    epochs: int = 40
-    batch_size: int = 60  # heads: 5 batches of 60 per epoch; pair/triplet: 12 people x 5 images
+    epochs: int = FACES_RECIPE.epochs
+    # heads: 5 batches of 60 per epoch; pair/triplet: 12 people x 5 images
+    batch_size: int = FACES_RECIPE.batch_size
     classes_per_batch: int = 12
-    lr: float = 3e-3
+    lr: float = FACES_RECIPE.lr  # the same for every loss (minifacenet.recipe)
     warmup_fraction: float = 0.2  # the margin ramps up from 0 over this share of the steps
-    max_shift: int = 2  # random shift of up to this many pixels
+    max_shift: int = FACES_RECIPE.max_shift  # random shift of up to this many pixels (edges repeated)
     flip: bool = True  # random horizontal flip
 
     def steps(self, num_images: int) -> int:
@@ -225,6 +227,8 @@ def train_face_model(
         batch_size=config.batch_size,
         classes_per_batch=config.classes_per_batch,
         lr=config.lr,
+        weight_decay=FACES_RECIPE.weight_decay,
+        max_shift=0,  # the augmenter below shifts, repeating the edges
         margin_warmup=warmup_for(loss_name, config),
         seed=seed,
         augment=augmenter(max_shift=config.max_shift, flip=config.flip),

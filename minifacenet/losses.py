@@ -42,6 +42,11 @@ SPHEREFACE_MAX_M = 6
 # CosFace (and the combined m3): cos(theta) - m <= 1 - m, so for m >= 2 the target logit lies
 # below every other class's cosine (>= -1) whatever the angle: no sample could ever be right
 ADDITIVE_MAX_M = 2.0
+# CosFace and ArcFace also take a negative margin (Liu et al., "Negative Margin Matters", ECCV
+# 2020): the target class is favoured instead of handicapped. Down to -0.5 (cosine units for
+# CosFace, radians for ArcFace): the papers' sweeps stop well above it, and below it a sample
+# 30 degrees from its class already scores as if it sat on the class weight.
+NEGATIVE_MIN_M = -0.5
 
 
 # --------------------------------------------------------------------------- checks
@@ -111,12 +116,12 @@ def _check_scale(scale: float) -> float:
     return float(scale)
 
 
-def _check_margin(margin: float, name: str = "m", upper: float = math.inf) -> float:
+def _check_margin(margin: float, name: str = "m", upper: float = math.inf, *, lower: float = 0.0) -> float:
     what = "margin" if name == "margin" else f"margin {name}"
     if not _is_number(margin):
         raise ValueError(f"{what} must be a finite number, got {margin!r}")
-    if margin < 0:
-        raise ValueError(f"{what} must be >= 0, got {margin}")
+    if margin < lower:
+        raise ValueError(f"{what} must be >= {lower:g}, got {margin}")
     if margin >= upper:
         raise ValueError(f"{what} must be < {upper:.4g}, got {margin}")
     return float(margin)
@@ -313,13 +318,13 @@ class NormFace(MarginHead):
 
 
 class CosFace(MarginHead):
-    """CosFace / LMCL: target logit ``s * (cos(theta_y) - m)``, ``0 <= m < 2``."""
+    """CosFace / LMCL: target logit ``s * (cos(theta_y) - m)``, ``-0.5 <= m < 2`` (m < 0: negative margin)."""
 
     name = "cosface"
 
     def __init__(self, embedding_dim: int, num_classes: int, *, s: float = 10.0, m: float = 0.1):
         super().__init__(embedding_dim, num_classes, s=s)
-        self.m = _check_margin(m, upper=ADDITIVE_MAX_M)
+        self.m = _check_margin(m, upper=ADDITIVE_MAX_M, lower=NEGATIVE_MIN_M)
 
     def config(self) -> dict:
         return {**super().config(), "m": self.m}
@@ -330,7 +335,7 @@ class CosFace(MarginHead):
 
 
 class ArcFace(MarginHead):
-    """ArcFace: target logit ``s * cos(theta_y + m)``, ``0 <= m < pi``.
+    """ArcFace: target logit ``s * cos(theta_y + m)``, ``-0.5 <= m < pi`` (m < 0: a negative margin).
 
     cos(theta + m) stops decreasing once theta + m > pi (it turns back up), which would
     *reward* the worst samples. Past that point (cos theta < cos(pi - m)) the default
@@ -350,7 +355,7 @@ class ArcFace(MarginHead):
         easy_margin: bool = False,
     ):
         super().__init__(embedding_dim, num_classes, s=s)
-        self.m = _check_margin(m, upper=math.pi)
+        self.m = _check_margin(m, upper=math.pi, lower=NEGATIVE_MIN_M)
         self.easy_margin = bool(easy_margin)
 
     def config(self) -> dict:
@@ -361,11 +366,18 @@ class ArcFace(MarginHead):
 
 
 def arcface_target(cos: torch.Tensor, m: float, *, easy_margin: bool = False) -> torch.Tensor:
-    """cos(theta + m) with the fix for theta + m > pi (or ``easy_margin``), NaN-free."""
+    """cos(theta + m) with the fix for theta + m > pi (or ``easy_margin``), NaN-free.
+
+    A negative m never reaches pi; instead theta + m < 0 for theta < |m|, where cos(theta + m)
+    would fall again towards theta = 0: there the target angle is held at 0 (cosine 1).
+    """
     # sin(theta) >= 0 on [0, pi]; the clamp keeps sqrt's gradient finite at theta = 0, pi
     sin = torch.sqrt((1.0 - cos * cos).clamp_min(EPS))
     # cos(theta + m) = cos theta cos m - sin theta sin m
     shifted = cos * math.cos(m) - sin * math.sin(m)
+    if m < 0:
+        # theta < |m|  <=>  cos theta > cos m: the target angle theta + m is clamped at 0
+        return torch.where(cos > math.cos(m), torch.ones_like(cos), shifted)
     if easy_margin:
         return torch.where(cos > 0, shifted, cos)
     # past theta = pi - m: keep decreasing with cos theta - m sin m

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from . import losses
 from .checkpoint import load_checkpoint, save_checkpoint  # noqa: F401 - re-exported
 from .data import pk_batches
+from .recipe import COURSE_RECIPE
 from .tensors import to_numpy
 
 
@@ -36,16 +37,21 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a run; saved with every checkpoint."""
+    """Everything that decides a run; saved with every checkpoint.
 
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 3e-3
-    weight_decay: float = 5e-4
+    The optimiser settings default to the course recipe (:mod:`minifacenet.recipe`), the same for
+    every loss: override them for an experiment, never for one head of a comparison.
+    """
+
+    epochs: int = COURSE_RECIPE.epochs
+    batch_size: int = COURSE_RECIPE.batch_size
+    lr: float = COURSE_RECIPE.lr
+    weight_decay: float = COURSE_RECIPE.weight_decay
+    lr_warmup_pct: float = COURSE_RECIPE.lr_warmup_pct  # one-cycle: share of steps the lr rises
     # fraction of training over which the margin fades in (0.5 = the first half);
     # None: the loss's own default (0 for most heads, 0.5 for SphereFace's lambda annealing)
     margin_warmup: float | None = None
-    max_shift: int = 0  # random shifts of up to this many pixels (the CLI uses 2)
+    max_shift: int = COURSE_RECIPE.max_shift  # random shifts of up to this many pixels
     classes_per_batch: int = 10  # P, for pair and triplet losses
     seed: int = 0
     history: dict = field(default_factory=dict)
@@ -132,7 +138,7 @@ def start_run(model, loss, labels, config: TrainConfig, **settings) -> Run:
     steps_per_epoch = max(1, sum(1 for _ in batches(labels, loss, config, torch.Generator())))
     total_steps = config.epochs * steps_per_epoch
     lr_schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=0.15
+        optimizer, max_lr=config.lr, total_steps=total_steps, pct_start=config.lr_warmup_pct
     )
     return Run(
         model, loss, config, optimizer=optimizer, lr_schedule=lr_schedule, total_steps=total_steps, **settings

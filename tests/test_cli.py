@@ -134,7 +134,7 @@ def test_bad_flags_exit_non_zero_with_the_reason(argv, reason, capsys):
 @pytest.mark.parametrize(
     ("argv", "reason"),
     [
-        (["--loss", "cosface", "--margin", "-0.1"], "margin m must be >= 0"),
+        (["--loss", "cosface", "--margin", "-0.7"], "margin m must be >= -0.5"),
         (["--loss", "triplet", "--margin", "-1"], "margin must be >= 0, got -1.0"),
         (["--loss", "sphereface", "--margin", "2.5"], "integer"),
         (["--loss", "arcface", "--scale", "0"], "scale s must be"),
@@ -220,7 +220,7 @@ def read_only_folder(tmp_path, monkeypatch):
         (["--out", "FILE"], "is a file, not a folder"),
         (["--out", "FILE/run"], "is a file, so the folder cannot be made"),
         (["--out", "READONLY/run"], "is read-only: give a folder you can write"),
-        (["--loss", "cosface", "--margin", "-0.1"], "margin m must be >= 0"),
+        (["--loss", "cosface", "--margin", "-0.6"], "margin m must be >= -0.5"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_before_loading_data(argv, reason, capsys, tmp_path, monkeypatch):

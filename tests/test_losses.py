@@ -95,6 +95,11 @@ def arcface_reference(m: float):
     return lambda t: math.cos(t + m) if t + m <= math.pi else math.cos(t) - m * math.sin(m)
 
 
+def negative_arcface_reference(m: float):
+    # m < 0: cos(theta + m), the target angle held at 0 where theta < |m|
+    return lambda t: math.cos(max(t + m, 0.0))
+
+
 def easy_margin_reference(m: float):
     return lambda t: math.cos(t + m) if math.cos(t) > 0 else math.cos(t)
 
@@ -119,6 +124,9 @@ FIXED_SCALE_CASES = {
     "cosface": (losses.CosFace, {"s": 8.0, "m": 0.35}, lambda t: math.cos(t) - 0.35),
     "arcface": (losses.ArcFace, {"s": 10.0, "m": 0.5}, arcface_reference(0.5)),
     "arcface-small-m": (losses.ArcFace, {"s": 64.0, "m": 0.3}, arcface_reference(0.3)),
+    "cosface-negative": (losses.CosFace, {"s": 8.0, "m": -0.3}, lambda t: math.cos(t) + 0.3),
+    "arcface-negative": (losses.ArcFace, {"s": 10.0, "m": -0.4}, negative_arcface_reference(-0.4)),
+    "arcface-most-negative": (losses.ArcFace, {"s": 16.0, "m": -0.5}, negative_arcface_reference(-0.5)),
     "arcface-easy": (losses.ArcFace, {"s": 10.0, "m": 0.5, "easy_margin": True}, easy_margin_reference(0.5)),
     "combined": (
         losses.CombinedMargin,
@@ -154,6 +162,34 @@ def test_the_placed_angles_reach_the_arcface_fallback_region():
     # the ArcFace cases above only test the theta + m > pi branch if some target is there
     assert any(t + 0.5 > math.pi for t in target_thetas())
     assert any(t + 0.5 <= math.pi and math.cos(t) < 0 for t in target_thetas())  # easy_margin's region
+
+
+def test_the_placed_angles_reach_the_negative_arcface_clamp():
+    # a target angle below |m| = 0.4 (held at 0) and one above it (the formula itself)
+    assert any(t < 0.4 for t in target_thetas()) and any(t > 0.4 for t in target_thetas())
+
+
+@pytest.mark.parametrize("cls", [losses.CosFace, losses.ArcFace])
+@pytest.mark.parametrize("m", [-0.5, -0.2])
+@pytest.mark.parametrize("theta", [0.0, 0.1, math.pi / 2, math.pi])
+def test_negative_margins_give_finite_gradients_at_every_angle(cls, m, theta):
+    # theta = 0 and pi are where arccos/sqrt would give inf gradients
+    weight = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    head = make_head(cls, weight, s=10.0, m=m)
+    x = torch.tensor([[math.cos(theta), math.sin(theta)]], dtype=torch.float64, requires_grad=True)
+    head(x, torch.tensor([0])).backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(head.weight.grad).all()
+
+
+def test_a_negative_margin_raises_the_target_logit():
+    # the opposite of a margin: the target class is favoured, never more than cos = 1
+    weight = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    x = torch.tensor([[math.cos(a), math.sin(a)] for a in (0.05, 0.6, 1.5, 3.0)], dtype=torch.float64)
+    y = torch.zeros(4, dtype=torch.long)
+    for cls in (losses.CosFace, losses.ArcFace):
+        plain = make_head(losses.NormFace, weight, s=10.0).logits(x, y)[:, 0]
+        negative = make_head(cls, weight, s=10.0, m=-0.3).logits(x, y)[:, 0]
+        assert (negative >= plain).all() and (negative[1:] > plain[1:]).all()
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -466,8 +502,8 @@ def test_nan_embeddings_are_rejected(name):
 @pytest.mark.parametrize(
     ("name", "params"),
     [
-        ("cosface", {"m": -0.1}),
-        ("arcface", {"m": -0.1}),
+        ("cosface", {"m": -0.6}),
+        ("arcface", {"m": -0.51}),
         ("arcface", {"m": math.pi}),
         ("arcface", {"m": 4.0}),
         ("combined", {"m2": -0.1}),
