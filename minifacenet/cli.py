@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from . import data, losses, openset
+from . import data, losses, openset, pairs, strangers
 from .checkpoint import save_checkpoint
 from .metrics import accuracy, knn_accuracy
 from .models import EmbeddingNet
@@ -108,7 +108,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     t.add_argument("--loss", default="softmax", choices=losses.LOSS_NAMES, help="loss or head")
-    t.add_argument("--dataset", default="mnist", choices=("mnist", "olivetti"))
+    t.add_argument(
+        "--dataset",
+        default="mnist",
+        choices=("mnist", "olivetti", "pairs"),
+        help="pairs: digit pairs (28 x 56), scored on two kinds of strangers (minifacenet/pairs.py)",
+    )
+    t.add_argument(
+        "--pair-classes",
+        type=int,
+        choices=pairs.CLASS_COUNTS,
+        default=None,
+        help="digit pairs: how many pair classes to train on (default 35); the digits they cover stay 0-6",
+    )
     t.add_argument("--dim", type=positive_int(2), default=2, help="embedding dimension (>= 2)")
     t.add_argument("--epochs", type=positive_int(1), default=COURSE_RECIPE.epochs)
     t.add_argument(
@@ -187,8 +199,11 @@ def loss_arguments_from_flags(args) -> dict:
     return params
 
 
-def split(name: str, root):
+def split(name: str, root, *, pair_classes: int | None = None):
     """(train images, train labels, test images, test labels) for a dataset."""
+    if name == "pairs":
+        made = pairs.digit_pairs(pair_classes or pairs.CLASS_COUNTS[-1], root=root)
+        return made.train.images, made.train.labels, made.test.images, made.test.labels
     if name == "mnist":
         return (*data.mnist(True, root=root), *data.mnist(False, root=root))
     images, labels = data.olivetti(root=root)
@@ -214,8 +229,29 @@ def check_args(args) -> None:
             users = ", ".join(name for name in losses.LOSS_NAMES if name not in ignoring)
             raise ValueError(f"--{option} does nothing for --loss {args.loss}: drop it, or use {users}")
     check_out_folder(Path(args.out))
+    check_pairs_options(args)
     # the head's own checks (margin and scale ranges), on a 2-class stand-in
     losses.build_loss(args.loss, embedding_dim=args.dim, num_classes=2, **loss_arguments_from_flags(args))
+
+
+def check_pairs_options(args) -> None:
+    """``--pair-classes`` only with digit pairs; no ``--unseen-classes`` there (strangers are built in)."""
+    if args.pair_classes is not None and args.dataset != "pairs":
+        raise ValueError(f"--pair-classes is for --dataset pairs, not {args.dataset}: drop it")
+    if args.dataset == "pairs" and args.unseen_classes:
+        raise ValueError(
+            "--unseen-classes does nothing for --dataset pairs: its strangers (held-out pairs of 0-6 and "
+            "pairs with 7-9) are held out by construction; drop it"
+        )
+
+
+def pairs_strangers_block(model, loss, args) -> dict:
+    """Both kinds of digit-pair strangers, scored by the loss's own measure (one line printed each)."""
+    made = pairs.digit_pairs(args.pair_classes or pairs.CLASS_COUNTS[-1], root=args.data_root)
+    reports = strangers.score_strangers(model, loss, made, seed=args.seed, device=args.device)
+    for kind, report in reports.items():
+        print(f"{kind} strangers: " + openset.format_report(report))
+    return reports
 
 
 def check_trained(history: dict, test_embeddings: torch.Tensor, args) -> None:
@@ -264,7 +300,7 @@ def json_ready(value):
 
 
 def train(args) -> int:
-    train_x, train_y, test_x, test_y = split(args.dataset, args.data_root)
+    train_x, train_y, test_x, test_y = split(args.dataset, args.data_root, pair_classes=args.pair_classes)
     if args.unseen_classes:
         # the split before --limit, so that a small subset keeps the full set's class numbers
         train_part = openset.split_by_class(train_x, train_y, unseen=args.unseen_classes)
@@ -301,6 +337,8 @@ def train(args) -> int:
     if args.unseen_classes:
         metrics["open_set"] = open_set_block(model, loss, test_part, seed=args.seed, device=args.device)
         print(openset.format_report(metrics["open_set"]))
+    if args.dataset == "pairs":
+        metrics["strangers"] = pairs_strangers_block(model, loss, args)
     metrics = json_ready(metrics)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
     figure = plot_embeddings(

@@ -92,10 +92,12 @@ def compose(
         pick_left = left[torch.randint(len(left), (per_class,), generator=generator)]
         pick_right = right[torch.randint(len(right), (per_class,), generator=generator)]
         sources.append(torch.stack([pick_left, pick_right], dim=1))
-    # [N, 2] indices into ``images``; [N, 1, 28, 56] side by side along the width
-    index = torch.cat(sources)
+    # [N, 2] indices into ``images``, classes shuffled together (so a first-N subset holds every class)
+    order = torch.randperm(len(pairs) * per_class, generator=generator)
+    index = torch.cat(sources)[order]
+    targets = torch.tensor(labels).repeat_interleave(per_class)[order]
+    # [N, 1, 28, 56]: the two digits side by side along the width
     pictures = torch.cat([images[index[:, 0]], images[index[:, 1]]], dim=3)
-    targets = torch.tensor(labels).repeat_interleave(per_class)
     return PairSet(pictures, targets, index)
 
 
