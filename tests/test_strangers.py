@@ -1,0 +1,68 @@
+"""One digit-pairs experiment: paired runs, both kinds of strangers, and the CLI's ``--dataset pairs``."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from minifacenet import cli, pairs
+from minifacenet.strangers import STRANGER_KINDS, run_experiment
+
+
+@pytest.fixture(scope="module")
+def tiny(data_dir):
+    return pairs.digit_pairs(7, train_images=280, test_per_class=6, root=data_dir)
+
+
+def test_an_experiment_scores_both_kinds_of_strangers(tiny):
+    result = run_experiment("cosface", tiny, dim=4, seed=0, device="cpu", s=16.0, m=-0.2)
+    assert set(result["strangers"]) == set(STRANGER_KINDS)
+    for kind in STRANGER_KINDS:
+        report = result["strangers"][kind]
+        assert report["metric"] == "cosine" and report["images"] == 14 * 6
+        assert 0.0 <= report["tar@far=0.001"] <= report["tar@far=0.01"] <= 1.0
+    assert 0.0 <= result["closed_set"] <= 1.0 and result["classes"] == 7
+
+
+def test_an_experiment_is_reproducible_for_a_seed(tiny):
+    first = run_experiment("normface", tiny, dim=4, seed=3, device="cpu", s=16.0)
+    second = run_experiment("normface", tiny, dim=4, seed=3, device="cpu", s=16.0)
+    assert first["strangers"] == second["strangers"] and first["closed_set"] == second["closed_set"]
+
+
+def test_cosface_at_m_zero_is_normface_run_for_run(tiny):
+    # the sweep's m = 0 point stands for NormFace: the same network, batches and numbers
+    normface = run_experiment("normface", tiny, dim=4, seed=1, device="cpu", s=16.0)
+    cosface = run_experiment("cosface", tiny, dim=4, seed=1, device="cpu", s=16.0, m=0.0)
+    assert normface["strangers"] == cosface["strangers"]
+
+
+def test_the_cli_trains_on_pairs_and_writes_both_blocks(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "pairs", "--pair-classes", "7", "--loss", "arcface", "--margin", "-0.1"]
+    argv += ["--scale", "16", "--dim", "4", "--epochs", "1", "--limit", "300", "--out", str(out)]
+    assert cli.main([*argv, "--data-root", str(data_dir)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["strangers"]) == set(STRANGER_KINDS)
+    assert metrics["strangers"]["new_parts"]["images"] == 1400
+    printed = capsys.readouterr().out
+    assert "familiar strangers:" in printed and "new_parts strangers:" in printed
+
+
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--pair-classes", "7"], "--pair-classes is for --dataset pairs"),
+        (["--dataset", "pairs", "--unseen-classes", "7", "8"], "held out by construction"),
+    ],
+)
+def test_pair_options_are_checked_before_any_data_load(argv, reason, capsys, tmp_path):
+    assert cli.main(["train", *argv, "--out", str(tmp_path / "x")]) == 2
+    assert reason in capsys.readouterr().err
+
+
+def test_a_class_count_off_the_latin_square_is_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--dataset", "pairs", "--pair-classes", "10"])
+    assert "invalid choice" in capsys.readouterr().err
