@@ -1,8 +1,11 @@
-"""What helps strangers? One digit-pairs experiment: train a loss, score both kinds of strangers.
+"""What helps strangers? The digit-pairs experiment: train a loss, score both kinds of strangers.
 
 Every run uses the course recipe (:mod:`minifacenet.recipe`) and, for one seed, the same
 batches and the same initial network whatever the loss, so the difference between two
 losses on one seed is a *paired* difference: the loss is the only thing that changed.
+:func:`run_experiment` makes one run; :func:`paired_gap`, :func:`curve_table` and
+:func:`sweep_table` read a list of finished runs (``minifacenet/strangers_reference.json``
+holds the course's, made by ``scripts/strangers.py``).
 """
 
 from __future__ import annotations
@@ -64,3 +67,88 @@ def run_experiment(
         "seconds": seconds,
     }
 
+
+# --------------------------------------------------------------------------- reading the runs
+# The digit-pairs experiment of the course (scripts/strangers.py runs it; 3 seeds each):
+SWEEP_M = (-0.3, -0.15, 0.0, 0.15, 0.3, 0.5)  # CosFace's m, at a few and at many classes
+SWEEP_CLASSES = (7, 35)
+CURVE_CLASSES = (7, 21, 35)  # softmax, NormFace, CosFace and ArcFace at m = CURVE_M
+CURVE_M = 0.3
+TARS = (("tar@far=0.01", "TAR@FAR=1 %"), ("tar@far=0.001", "TAR@FAR=0.1 %"))
+KIND_LABELS = {
+    "familiar": "familiar strangers (new pairs of 0-6)",
+    "new_parts": "new-part strangers (with 7-9)",
+}
+
+
+def label(run: dict) -> str:
+    """``softmax``, ``NormFace`` (CosFace at m = 0 is NormFace), ``CosFace m=0.3``, ``ArcFace m=0.3``."""
+    if run["loss"] == "softmax":
+        return "softmax"
+    if run["loss"] in ("normface", "cosface") and not run.get("m"):
+        return "NormFace"
+    return f"{'CosFace' if run['loss'] == 'cosface' else 'ArcFace'} m={run['m']:g}"
+
+
+def by_seed(runs: list[dict], name: str, classes: int, kind: str | None, key: str) -> dict[int, float]:
+    """``{seed: score}`` of the runs labelled ``name`` at ``classes``: ``key`` "closed_set" or a TAR."""
+    found = {}
+    for run in runs:
+        if label(run) == name and run["classes"] == classes:
+            found[run["seed"]] = run["closed_set"] if key == "closed_set" else run["strangers"][kind][key]
+    return found
+
+
+def paired_gap(runs: list[dict], head: str, control: str, classes: int, kind: str, key: str) -> list[float]:
+    """``head`` minus ``control`` on each seed both were run with, in points (same network, same batches)."""
+    ours, theirs = by_seed(runs, head, classes, kind, key), by_seed(runs, control, classes, kind, key)
+    return [100 * (ours[seed] - theirs[seed]) for seed in sorted(ours.keys() & theirs.keys())]
+
+
+CONTRASTS = (
+    ("NormFace", "softmax", "NormFace − softmax (normalising)"),
+    (f"CosFace m={CURVE_M:g}", "NormFace", f"CosFace m={CURVE_M:g} − NormFace (the margin alone)"),
+    (f"ArcFace m={CURVE_M:g}", "NormFace", f"ArcFace m={CURVE_M:g} − NormFace (the margin alone)"),
+    (f"ArcFace m={CURVE_M:g}", "softmax", f"ArcFace m={CURVE_M:g} − softmax"),
+)
+
+
+def format_gaps(gaps: list[float]) -> str:
+    """``+2.1 [-0.4, +4.0] 2/3``: mean [min, max] over seeds, and the seeds on which it is positive."""
+    if not gaps:
+        return "–"
+    wins = sum(gap > 0 for gap in gaps)
+    return f"{sum(gaps) / len(gaps):+.1f} [{min(gaps):+.1f}, {max(gaps):+.1f}] {wins}/{len(gaps)}"
+
+
+def curve_table(runs: list[dict]) -> str:
+    """Markdown: the paired gaps of :data:`CONTRASTS` per class count, both FARs, both kinds of strangers."""
+    names = [f"{kind.replace('_', '-')} {title}" for kind in STRANGER_KINDS for _, title in TARS]
+    lines = ["| classes | contrast | " + " | ".join(names) + " |", "|---:|---|" + "---:|" * len(names)]
+    for classes in CURVE_CLASSES:
+        for head, control, title in CONTRASTS:
+            cells = [
+                format_gaps(paired_gap(runs, head, control, classes, kind, key))
+                for kind in STRANGER_KINDS
+                for key, _ in TARS
+            ]
+            lines.append(f"| {classes} | {title} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def sweep_name(m: float) -> str:
+    return "NormFace" if m == 0 else f"CosFace m={m:g}"
+
+
+def sweep_table(runs: list[dict]) -> str:
+    """Markdown: CosFace's m against the mean scores over seeds, at a few and at many classes."""
+    columns = [(kind, key) for kind in STRANGER_KINDS for key, _ in TARS] + [(None, "closed_set")]
+    names = [f"{kind.replace('_', '-')} {title}" for kind in STRANGER_KINDS for _, title in TARS]
+    lines = ["| classes | m | seeds | " + " | ".join([*names, "closed-set acc."]) + " |"]
+    lines.append("|---:|---:|---:|" + "---:|" * (len(names) + 1))
+    for classes in SWEEP_CLASSES:
+        for m in SWEEP_M:
+            scores = [by_seed(runs, sweep_name(m), classes, kind, key) for kind, key in columns]
+            cells = [f"{100 * sum(s.values()) / len(s):.1f}" if s else "–" for s in scores]
+            lines.append(f"| {classes} | {m:+.2f} | {len(scores[0])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import losses
+from . import losses, strangers
 from .explorer import margins
 from .explorer.views import (
     LOSS_LABELS,
@@ -203,3 +203,63 @@ def _sphere_scene(embeddings, labels, weight, strangers, max_points: int, resolu
         raise ValueError(f"the sphere needs 3-D embeddings and weights, got D = {to_numpy(weight).shape[1]}")
     return margins.Scene.build(embeddings, labels, weight, strangers=strangers, max_points=max_points,
                                sphere_rows=resolution)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- what helps strangers
+def plot_margin_sweep(runs: list[dict]):
+    """CosFace's m against strangers' TAR (both kinds, both FARs) and closed-set accuracy.
+
+    One line per class count of :data:`strangers.SWEEP_CLASSES` (the mean over seeds), a dot per
+    seed; m = 0 is NormFace. ``runs`` are finished digit-pairs runs (:mod:`minifacenet.strangers`).
+    """
+    fig, axes = plt.subplots(2, 3, figsize=(13, 7), constrained_layout=True)
+    panels = [(kind, key, title) for key, title in strangers.TARS for kind in strangers.STRANGER_KINDS]
+    for ax, (kind, key, title) in zip(axes[:, :2].flat, panels, strict=True):
+        _sweep_lines(ax, runs, kind, key)
+        ax.set(title=f"{strangers.KIND_LABELS[kind]}\n{title}", ylabel=f"{title} (%)")
+    _sweep_lines(axes[0, 2], runs, None, "closed_set")
+    axes[0, 2].set(title="the training classes' test images\nclosed-set accuracy", ylabel="accuracy (%)")
+    axes[1, 2].axis("off")
+    axes[1, 2].text(0.0, 0.5, "CosFace, s = 16, 32-D, digit pairs.\nm < 0: a negative margin (the class is "
+                    "favoured)\nm = 0: NormFace (no margin)\ndots: seeds; lines: mean over seeds",
+                    va="center")
+    for ax in (*axes[:, :2].flat, axes[0, 2]):
+        ax.axvline(0, color="0.75", lw=1, zorder=0)
+        ax.set_xlabel("margin m")
+    return fig
+
+
+def _sweep_lines(ax, runs: list[dict], kind: str | None, key: str) -> None:
+    for classes, color in zip(strangers.SWEEP_CLASSES, ("tab:orange", "tab:blue"), strict=True):
+        means = []
+        for m in strangers.SWEEP_M:
+            found = strangers.by_seed(runs, strangers.sweep_name(m), classes, kind, key)
+            values = [100 * v for v in found.values()]
+            ax.scatter([m] * len(values), values, s=14, color=color, alpha=0.45, linewidths=0)
+            means.append(np.mean(values) if values else np.nan)
+        ax.plot(strangers.SWEEP_M, means, "-o", color=color, label=f"{classes} training classes")
+    ax.legend()
+
+
+def plot_class_count(runs: list[dict]):
+    """Paired gaps (normalising; the margin alone) against the number of training classes."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True, constrained_layout=True)
+    colors = ("tab:green", "tab:purple", "tab:red")
+    for row, (key, title) in enumerate(strangers.TARS):
+        for col, kind in enumerate(strangers.STRANGER_KINDS):
+            ax = axes[row, col]
+            for (head, control, contrast), color in zip(strangers.CONTRASTS[:3], colors, strict=True):
+                gaps = [
+                    strangers.paired_gap(runs, head, control, c, kind, key) for c in strangers.CURVE_CLASSES
+                ]
+                for classes, values in zip(strangers.CURVE_CLASSES, gaps, strict=True):
+                    ax.scatter([classes] * len(values), values, s=14, color=color, alpha=0.45, linewidths=0)
+                ax.plot(strangers.CURVE_CLASSES, [np.mean(g) if g else np.nan for g in gaps], "-o",
+                        color=color, label=contrast)
+            ax.axhline(0, color="0.4", lw=1)
+            ax.set(title=f"{strangers.KIND_LABELS[kind]}: {title}", ylabel="paired gap (points)",
+                   xticks=strangers.CURVE_CLASSES)
+    for ax in axes[1]:
+        ax.set_xlabel("training classes")
+    axes[0, 0].legend()
+    return fig

@@ -66,3 +66,47 @@ def test_a_class_count_off_the_latin_square_is_refused_by_the_parser(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--dataset", "pairs", "--pair-classes", "10"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def fake_run(loss: str, m, classes: int, seed: int, tar: float) -> dict:
+    report = {"tar@far=0.01": tar, "tar@far=0.001": tar / 2}
+    return {
+        "loss": loss,
+        "m": m,
+        "classes": classes,
+        "seed": seed,
+        "closed_set": 0.9,
+        "strangers": {"familiar": report, "new_parts": report},
+    }
+
+
+def test_a_paired_gap_uses_only_seeds_both_runs_have():
+    from minifacenet import strangers
+
+    runs = [
+        fake_run("softmax", None, 7, 0, 0.10),
+        fake_run("softmax", None, 7, 1, 0.20),
+        fake_run("cosface", 0.0, 7, 1, 0.26),  # CosFace at m = 0 is the NormFace control
+        fake_run("cosface", 0.0, 7, 2, 0.90),  # no softmax on seed 2: not paired
+        fake_run("cosface", 0.0, 35, 0, 0.50),  # another class count
+    ]
+    gaps = strangers.paired_gap(runs, "NormFace", "softmax", 7, "familiar", "tar@far=0.01")
+    assert gaps == pytest.approx([6.0])
+    assert strangers.format_gaps([6.0, -2.0]) == "+2.0 [-2.0, +6.0] 1/2"
+    assert "| 7 | NormFace − softmax (normalising) | +6.0 [+6.0, +6.0] 1/1 |" in strangers.curve_table(runs)
+
+
+def test_the_lesson_figures_draw_from_runs():
+    from minifacenet import strangers, viz
+
+    runs = [
+        fake_run("cosface", m, c, s, 0.3 + m / 4) for m in strangers.SWEEP_M for c in (7, 35) for s in (0, 1)
+    ]
+    runs += [
+        fake_run(loss, m, c, s, 0.3)
+        for loss, m in (("softmax", None), ("arcface", 0.3))
+        for c in strangers.CURVE_CLASSES
+        for s in (0, 1)
+    ]
+    assert len(viz.plot_margin_sweep(runs).axes) == 6
+    assert len(viz.plot_class_count(runs).axes) == 4
