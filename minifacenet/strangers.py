@@ -39,9 +39,13 @@ def run_experiment(
     dim: int = 32,
     seed: int = 0,
     device: str = "auto",
+    epochs: int | None = None,
     **loss_arguments,
 ) -> dict:
     """Train ``loss_name`` on ``data.train`` under the course recipe; closed-set accuracy and strangers.
+
+    ``epochs`` (default: the recipe's) is the one setting a short demonstration may lower, for every
+    head it compares alike.
 
     Returns a JSON-able dict: the setting (loss, its arguments, classes, dim, seed, images),
     ``closed_set`` (accuracy on the training classes' test images), ``strangers`` (both reports)
@@ -52,7 +56,9 @@ def run_experiment(
     model = EmbeddingNet(dim)
     loss = build_loss(loss_name, embedding_dim=dim, num_classes=num_classes, **loss_arguments)
     start = time.perf_counter()
-    fit(model, loss, data.train.images, data.train.labels, seed=seed, device=device, progress=False)
+    shorter = {} if epochs is None else {"epochs": epochs}
+    images, labels = data.train.images, data.train.labels
+    fit(model, loss, images, labels, seed=seed, device=device, progress=False, **shorter)
     seconds = time.perf_counter() - start
     closed = accuracy(predict(loss.cpu(), embed(model, data.test.images, device=device)), data.test.labels)
     return {
