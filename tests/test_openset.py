@@ -12,7 +12,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, roc_auc_score, roc_curve
 from torch import nn
 
-from minifacenet import losses, openset
+from minifacenet import lesson, losses, openset
 from minifacenet.models import EmbeddingNet
 from minifacenet.recipe import COURSE_RECIPE, LESSON_RUN
 from minifacenet.train import TrainConfig, fit
@@ -349,6 +349,29 @@ def test_the_lesson_run_is_the_course_recipe():
             k: v for k, v in COURSE_RECIPE.train_settings().items() if k != "epochs"
         }
     assert LESSON_RUN["full"].dim == LESSON_RUN["fast"].dim
+
+
+def test_a_lesson_row_brings_its_controls_in_its_own_setting(tmp_path, monkeypatch):
+    trained = []
+
+    def fake_run(loss_name, *, run, seed=0, **settings):
+        """Stands in for training: the loss's scores, and the setting ``run`` and ``seed`` decide."""
+        trained.append((loss_name, seed))
+        tar = {"softmax": 0.10, "normface": 0.12, "cosface": 0.15, "arcface": 0.11}[loss_name]
+        return scores(0.7, tar), setting(train_images=run.train_images, epochs=run.epochs, seed=seed)
+
+    monkeypatch.setattr(lesson, "train_lesson_run", fake_run)
+    board = openset.Scoreboard(cache_dir=tmp_path, reference=None)
+    lesson.add_lesson_row(board, "cosface", run=LESSON_RUN["fast"], m=0.2)
+    lesson.add_lesson_row(board, "arcface", run=LESSON_RUN["fast"], m=0.2)  # controls exist: none trained
+    lesson.add_lesson_row(board, "arcface", run=LESSON_RUN["fast"], seed=1)  # another seed: controls again
+    assert trained == [
+        ("cosface", 0), ("softmax", 0), ("normface", 0), ("arcface", 0),
+        ("arcface", 1), ("softmax", 1), ("normface", 1),
+    ]
+    rows = {(r["loss"], r["seed"]): r for r in board.live()}
+    assert all(row["comparable"] for row in rows.values()) and len(rows) == 7
+    assert rows["cosface", 0]["gaps"]["softmax"]["tar@far=0.01"] == pytest.approx(0.05)
 
 
 def write_run(folder, *, loss: str, dim: int, seed: int, tar: float, lr: float = 0.01) -> None:
