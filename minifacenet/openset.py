@@ -507,9 +507,8 @@ class Scoreboard:
 
     def markdown(self, *, upto: str | None = None, columns=REPORT_COLUMNS) -> str:
         """The reference table (if any) and the live table, each with the rules it follows."""
-        parts = []
-        if self.references(upto=upto):
-            parts.append(reference_markdown(self.references(upto=upto), columns=columns))
+        references = self.references(upto=upto)
+        parts = [reference_markdown(references, columns=columns)] if references else []
         parts.append(live_markdown(self.live(upto=upto), columns=columns))
         return "\n\n".join(parts)
 
