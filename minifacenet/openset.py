@@ -411,6 +411,17 @@ def format_row_gaps(row: Mapping, control: str) -> str:
     return ", ".join(f"{name} {100 * gap[key]:+.1f}" for key, name in GAP_KEYS)
 
 
+def format_reference_gaps(row: Mapping, control: str) -> str:
+    """A reference row's paired gap to ``control`` over the seeds both ran:
+    ``TAR@FAR=1% +0.8 [-5.1, +5.4] (2/3 seeds)``; empty when there is none."""
+    gaps = (row.get("paired") or {}).get(control)
+    if control not in controls_of(row["loss"]) or not gaps:
+        return ""
+    first = gaps[GAP_KEYS[0][0]]
+    cells = [f"{name} {format_gap(gaps[key])}" for key, name in GAP_KEYS if key in gaps]
+    return ", ".join(cells) + f" ({first['wins']}/{first['pairs']} seeds better)"
+
+
 class Scoreboard:
     """The open-set table of the course, with two kinds of rows that are never ranked together.
 
@@ -520,8 +531,10 @@ def reference_markdown(rows: list[dict], *, columns=REPORT_COLUMNS) -> str:
         f"the seeds; ranked by mean {RANK_NAME} within a dimension, rows of >= {MIN_REFERENCE_SEEDS} "
         "seeds only)",
         "",
-        "| rank | loss | dim | seeds | metric | " + " | ".join(c[1] for c in columns) + " |",
-        "|---:|---|---:|---|---|" + "---:|" * len(columns),
+        "| rank | loss | dim | seeds | metric | "
+        + " | ".join(c[1] for c in columns)
+        + " | vs softmax, same seeds | vs normface, same seeds |",
+        "|---:|---|---:|---|---|" + "---:|" * len(columns) + "---|---|",
     ]
     for row in rows:
         scores, low, high = row.get("scores") or {}, row.get("min") or {}, row.get("max") or {}
@@ -532,8 +545,11 @@ def reference_markdown(rows: list[dict], *, columns=REPORT_COLUMNS) -> str:
         rank = row["rank"] if row["rank"] is not None else f"not ranked ({row.get('seeds_note', '')})"
         seeds = " ".join(str(s) for s in row["seeds"]) or "–"
         metric = scores.get("metric", row.get("metric", "–"))
+        gaps = [format_reference_gaps(row, control) for control in ("softmax", "normface")]
         lines.append(
-            f"| {rank} | {row['loss']} | {row['dim']} | {seeds} | {metric} | " + " | ".join(cells) + " |"
+            f"| {rank} | {row['loss']} | {row['dim']} | {seeds} | {metric} | "
+            + " | ".join(cells + gaps)
+            + " |"
         )
     return "\n".join(lines)
 

@@ -28,6 +28,7 @@ from minifacenet.openset import (  # noqa: E402
     GAP_KEYS,
     MIN_REFERENCE_SEEDS,
     REPORT_COLUMNS,
+    controls_of,
     format_gap,
     format_value,
     paired_differences,
@@ -144,6 +145,7 @@ def reference_rows(runs: list[dict], *, allow_partial: bool = False) -> list[dic
         check_one_setting(group)
         seeds = [r["seed"] for r in group]
         row = {"loss": loss, "dim": dim, "seeds": seeds, **seed_statistics(group)}
+        row["paired"] = paired_gaps(runs, loss=loss, dim=dim)
         row["command"] = (
             group[0]["command"].replace(f"--seed {seeds[0]}", "--seed SEED") + f"  # SEED in {seeds}"
         )
@@ -157,6 +159,28 @@ def reference_rows(runs: list[dict], *, allow_partial: bool = False) -> list[dic
             "(bash scripts/train_table.sh), or pass --allow-partial to write them marked, unranked"
         )
     return rows
+
+
+def paired_gaps(runs: list[dict], *, loss: str, dim: int) -> dict:
+    """``{control: {key: gap}}``: the row minus each of its controls on the *same* seeds (no control: absent).
+
+    Each gap is :func:`~minifacenet.openset.paired_differences`'s mean, min, max, wins and pairs
+    over the seeds both ran, for each of :data:`~minifacenet.openset.GAP_KEYS`.
+    """
+    at_dim = [r for r in runs if r["dim"] == dim]
+    gaps = {}
+    for control in controls_of(loss):
+        by_key = {}
+        for key, _ in GAP_KEYS:
+            scores = {
+                name: {r["seed"]: r["scores"][key] for r in at_dim if r["loss"] == name}
+                for name in (loss, control)
+            }
+            if scores[control]:
+                by_key[key] = paired_differences(scores, baseline=control).get(loss)
+        if by_key and all(by_key.values()):
+            gaps[control] = by_key
+    return gaps
 
 
 # what a reference row keeps from its first seed, unaveraged: the measure, the images, the gallery size

@@ -402,9 +402,14 @@ def test_the_reference_writer_averages_every_seed(tmp_path):
     assert softmax["min"]["tar@far=0.01"] == 0.05 and softmax["max"]["tar@far=0.01"] == 0.20
     assert softmax["scores"]["images"] == 3011 and "images" not in softmax["min"]
     assert rows["cosface"]["seeds"] == [1] and rows["cosface"]["seeds_note"]
+    # the paired gap: cosface minus softmax on the one seed both ran (seed 1), no NormFace runs here
+    paired = rows["cosface"]["paired"]
+    assert set(paired) == {"softmax"} and paired["softmax"]["tar@far=0.01"]["pairs"] == 1
+    assert paired["softmax"]["tar@far=0.01"]["mean"] == pytest.approx(0.4 - 0.2)
     # the board reads it: the 3-seed row ranked, the marked one shown unranked
     board = openset.Scoreboard(cache_dir=tmp_path, reference=reference)
     assert [(r["loss"], r["rank"]) for r in board.references()] == [("softmax", 1), ("cosface", None)]
+    assert "| TAR@FAR=1% +20.0, AUC +20.0 (1/1 seeds better) |" in board.markdown()
 
 
 def test_the_reference_writer_refuses_seeds_run_differently(tmp_path):
