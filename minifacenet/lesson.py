@@ -40,17 +40,19 @@ def lesson_data(*, train_images: int, test_images: int) -> tuple[torch.Tensor, .
 def train_lesson_run(loss_name: str, *, run: LessonRun, seed: int = 0, **loss_settings) -> tuple[dict, dict]:
     """Train ``loss_name`` (with ``loss_settings``) under ``run`` and ``seed``: ``(report, setting)``.
 
-    The network starts from the same weights for every loss (``seed_everything(seed)`` first)
-    and sees the same batches (``fit(seed=seed)``); the report is
+    The network starts from the same weights for every loss and the head's weights do not
+    depend on what ran before (each drawn right after ``seed_everything(seed)``), and every
+    loss sees the same batches (``fit(seed=seed)``): one setting, one run. The report is
     :func:`~minifacenet.openset.openset_report` on the unseen digits, by the loss's own measure.
     """
     images, labels, unseen_images, unseen_labels = lesson_data(
         train_images=run.train_images, test_images=run.test_images
     )
     num_classes = int(labels.max()) + 1
-    loss = losses.build_loss(loss_name, embedding_dim=run.dim, num_classes=num_classes, **loss_settings)
     seed_everything(seed)
-    model = EmbeddingNet(run.dim)
+    model = EmbeddingNet(run.dim)  # the same initial network for every loss
+    seed_everything(seed)  # and the head's initial weights whatever ran before
+    loss = losses.build_loss(loss_name, embedding_dim=run.dim, num_classes=num_classes, **loss_settings)
     fit(
         model,
         loss,

@@ -14,7 +14,7 @@ from torch import nn
 
 from minifacenet import lesson, losses, openset
 from minifacenet.models import EmbeddingNet
-from minifacenet.recipe import COURSE_RECIPE, LESSON_RUN
+from minifacenet.recipe import COURSE_RECIPE, LESSON_RUN, LessonRun
 from minifacenet.train import TrainConfig, fit
 
 # scripts/results_table.py, loaded from its file (scripts/ is not a package)
@@ -372,6 +372,19 @@ def test_a_lesson_row_brings_its_controls_in_its_own_setting(tmp_path, monkeypat
     rows = {(r["loss"], r["seed"]): r for r in board.live()}
     assert all(row["comparable"] for row in rows.values()) and len(rows) == 7
     assert rows["cosface", 0]["gaps"]["softmax"]["tar@far=0.01"] == pytest.approx(0.05)
+
+
+def test_a_lesson_run_is_the_same_whatever_ran_before(monkeypatch):
+    generator = torch.Generator().manual_seed(0)
+    # 7 seen classes of 10 random images, 3 unseen ones of 10
+    data = (torch.rand(70, 1, 28, 28, generator=generator), torch.arange(7).repeat(10))
+    data += (torch.rand(30, 1, 28, 28, generator=generator), torch.tensor([7, 8, 9]).repeat(10))
+    monkeypatch.setattr(lesson, "lesson_data", lambda **_: data)
+    run = LessonRun(train_images=70, test_images=100, epochs=1, dim=2)
+    first, setting_first = lesson.train_lesson_run("softmax", run=run)
+    torch.rand(1000)  # another run or cell drew random numbers in between
+    again, setting_again = lesson.train_lesson_run("softmax", run=run)
+    assert first == again and setting_first == setting_again
 
 
 def write_run(folder, *, loss: str, dim: int, seed: int, tar: float, lr: float = 0.01) -> None:
