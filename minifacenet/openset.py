@@ -380,7 +380,9 @@ def pair_live_rows(rows: list[dict]) -> list[dict]:
         key = setting_key(row.get("setting"))
         controls = {c: by_setting.get((key, c)) for c in controls_of(row["loss"])} if key else {}
         gaps = {
-            name: {k: row["scores"].get(k, math.nan) - control["scores"].get(k, math.nan) for k, _ in GAP_KEYS}
+            name: {
+                k: row["scores"].get(k, math.nan) - control["scores"].get(k, math.nan) for k, _ in GAP_KEYS
+            }
             for name, control in controls.items()
             if control is not None
         }
