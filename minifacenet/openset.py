@@ -23,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ from .metrics import (
     tar_at_far,
     threshold_accuracy,
 )
+from .recipe import Recipe
 
 SEEN_DIGITS = (0, 1, 2, 3, 4, 5, 6)
 UNSEEN_DIGITS = (7, 8, 9)
@@ -252,6 +253,11 @@ def format_gap(gap: Mapping) -> str:
 
 # --------------------------------------------------------------------------- the scoreboard
 COURSE = ("softmax", "contrastive", "triplet", "sphereface", "cosface", "arcface")
+# the board's order: NormFace (m = 0, the margin heads' normalised head) is the margin heads' control
+SCOREBOARD_ORDER = (COURSE[0], "normface", *COURSE[1:])
+MARGIN_HEADS = ("sphereface", "cosface", "arcface")
+MIN_REFERENCE_SEEDS = 3
+RANK_KEY, RANK_NAME = "tar@far=0.01", "TAR@FAR=1%"  # the measure a board ranks by, highest first
 REFERENCE_FILE = Path(__file__).with_name("scoreboard_reference.json")
 
 
@@ -260,17 +266,185 @@ def runs_dir() -> Path:
     return Path(os.environ.get("MINIFACENET_RUNS", "~/.cache/minifacenet")).expanduser()
 
 
-class Scoreboard:
-    """The open-set table of the course: one row per (loss, dim), in the order of the lessons.
+def run_setting(
+    *, train_images: int, epochs: int, network: Mapping, recipe: Mapping, seed, dim: int, **extra
+) -> dict:
+    """The fingerprint of how a live row was trained: data, epochs, network, recipe, seed, dim.
 
-    Rows measured here (:meth:`add`) are *live*, kept in ``runs_dir()/scoreboard_<name>.json``
-    so that the next notebook sees them. A lesson not run here shows its *reference* row from
-    ``reference`` (measured with the CLI; a value not yet measured shows as ``–``), and the
-    table says which is which. No number is ever filled in.
+    Two live rows are compared only when their settings are equal, so that the difference
+    between them is the loss and nothing else. ``seed`` is an int (or a list of them for a row
+    that is a mean over seeds or folds); ``extra`` holds anything else that decided the run
+    (e.g. ``folds``). JSON-normalised (tuples become lists), so a row read back compares equal.
+    """
+    setting = {
+        "train_images": int(train_images),
+        "epochs": int(epochs),
+        "network": dict(network),
+        "recipe": dict(recipe),
+        "seed": seed,
+        "dim": int(dim),
+        **extra,
+    }
+    return json.loads(json.dumps(setting, sort_keys=True))
+
+
+def trained_setting(model: nn.Module, *, train_images: int) -> dict:
+    """The :func:`run_setting` of a model trained by :func:`minifacenet.train.fit` on ``train_images`` images.
+
+    The epochs, the recipe (:class:`~minifacenet.recipe.Recipe`'s fields of the run's
+    ``TrainConfig``) and the seed come from ``model.train_config``, the network from
+    ``model.config``: the fingerprint says what was run, not what was meant.
+    """
+    config = getattr(model, "train_config", None)
+    if config is None or not hasattr(model, "config"):
+        raise ValueError(
+            "the model was not trained by minifacenet.train.fit: build its setting with run_setting(...)"
+        )
+    recipe = {f.name: getattr(config, f.name) for f in fields(Recipe) if f.name != "epochs"}
+    return run_setting(
+        train_images=train_images,
+        epochs=config.epochs,
+        network=model.config,
+        recipe=recipe,
+        seed=config.seed,
+        dim=model.config["embedding_dim"],
+    )
+
+
+def setting_key(setting: Mapping | None) -> str | None:
+    """A hashable form of a setting (None: a row without one, comparable with nothing)."""
+    return None if setting is None else json.dumps(setting, sort_keys=True)
+
+
+def describe_setting(setting: Mapping) -> str:
+    """One line: ``2-D, 20000 training images, 6 epochs, seed 0, network {...}, recipe {...}``."""
+    known = ("dim", "train_images", "epochs", "seed", "network", "recipe")
+    rest = ", ".join(f"{key} {json.dumps(value)}" for key, value in setting.items() if key not in known)
+    line = (
+        f"{setting['dim']}-D, {setting['train_images']} training images, {setting['epochs']} epochs, "
+        f"seed {setting['seed']}, network {json.dumps(setting['network'], sort_keys=True)}, "
+        f"recipe {json.dumps(setting['recipe'], sort_keys=True)}"
+    )
+    return line + (f", {rest}" if rest else "")
+
+
+def controls_of(loss: str) -> tuple[str, ...]:
+    """The live rows a loss is compared with: softmax for every loss, and NormFace for a margin head."""
+    if loss == "softmax":
+        return ()
+    return ("softmax", "normface") if loss in MARGIN_HEADS else ("softmax",)
+
+
+def check_reference_row(row: Mapping, *, where) -> dict:
+    """A reference row with ``ranked``: a mean over >= 3 seeds, or explicitly marked by ``seeds_note``.
+
+    A single seed can be any seed's luck (seed 0 is softmax's worst on MNIST), so a row with
+    fewer seeds is refused unless it says so (``"seeds_note": "single run"``); then it is shown,
+    not ranked.
+    """
+    seeds = list(row.get("seeds") or [])
+    if len(seeds) < MIN_REFERENCE_SEEDS and not row.get("seeds_note"):
+        raise ValueError(
+            f"{where}: the reference row {row.get('loss')} {row.get('dim')}-D has {len(seeds)} seed(s) "
+            f"{seeds}: a reference row is a mean over >= {MIN_REFERENCE_SEEDS} seeds. Write it from "
+            "every seed's run with `python scripts/results_table.py --reference FILE`, or mark it "
+            '(e.g. "seeds_note": "single run") to show it unranked'
+        )
+    return {**row, "seeds": seeds, "ranked": len(seeds) >= MIN_REFERENCE_SEEDS}
+
+
+def rank_rows(rows: list[dict], *, group) -> None:
+    """Set ``rank`` (1 = highest :data:`RANK_KEY`) among the rows of each ``group(row)``; None: not ranked."""
+    groups: dict = {}
+    for row in rows:
+        row["rank"] = None
+        if group(row) is not None:
+            groups.setdefault(group(row), []).append(row)
+    for members in groups.values():
+        ordered = sorted(members, key=lambda r: -(r["scores"] or {}).get(RANK_KEY, -math.inf))
+        for position, row in enumerate(ordered, start=1):
+            row["rank"] = position
+
+
+def pair_live_rows(rows: list[dict]) -> list[dict]:
+    """Each live row with ``comparable``, ``gaps`` and ``rank``, against controls of the *same* setting.
+
+    gap = score(row) - score(control), for each of :data:`GAP_KEYS`, where the control
+    (:func:`controls_of`) was trained with an equal setting (same data, epochs, network,
+    recipe, seed, dim). A row is ``comparable`` when its softmax control exists; only
+    comparable rows are ranked, and only among rows of their own setting.
+    """
+    by_setting = {(setting_key(r.get("setting")), r["loss"]): r for r in rows}
+    paired = []
+    for row in rows:
+        key = setting_key(row.get("setting"))
+        controls = {c: by_setting.get((key, c)) for c in controls_of(row["loss"])} if key else {}
+        gaps = {
+            name: {
+                k: row["scores"].get(k, math.nan) - control["scores"].get(k, math.nan) for k, _ in GAP_KEYS
+            }
+            for name, control in controls.items()
+            if control is not None
+        }
+        comparable = key is not None and (row["loss"] == "softmax" or "softmax" in gaps)
+        paired.append({**row, "source": "live", "gaps": gaps, "comparable": comparable})
+    rank_rows(paired, group=lambda r: setting_key(r["setting"]) if r["comparable"] else None)
+    return paired
+
+
+def format_range(
+    scores: Mapping, low: Mapping, high: Mapping, *, key: str, factor: float, decimals: int
+) -> str:
+    """``mean [min, max]`` of one measure of a reference row (just the mean when min = max)."""
+    mean = format_value(scores.get(key), factor=factor, decimals=decimals)
+    if key not in low or low[key] == high.get(key):
+        return mean
+    ends = [format_value(side.get(key), factor=factor, decimals=decimals) for side in (low, high)]
+    return f"{mean} [{ends[0]}, {ends[1]}]"
+
+
+def format_row_gaps(row: Mapping, control: str) -> str:
+    """A live row's gap to ``control`` in points (``TAR@FAR=1% +1.2, AUC -0.3``), or why there is none."""
+    if control not in controls_of(row["loss"]):
+        return ""
+    if control not in row["gaps"]:
+        return "no control"
+    gap = row["gaps"][control]
+    return ", ".join(f"{name} {100 * gap[key]:+.1f}" for key, name in GAP_KEYS)
+
+
+def format_reference_gaps(row: Mapping, control: str) -> str:
+    """A reference row's paired gap to ``control`` over the seeds both ran:
+    ``TAR@FAR=1% +0.8 [-5.1, +5.4] (2/3 seeds)``; empty when there is none."""
+    gaps = (row.get("paired") or {}).get(control)
+    if control not in controls_of(row["loss"]) or not gaps:
+        return ""
+    first = gaps[GAP_KEYS[0][0]]
+    cells = [f"{name} {format_gap(gaps[key])}" for key, name in GAP_KEYS if key in gaps]
+    return ", ".join(cells) + f" ({first['wins']}/{first['pairs']} seeds better)"
+
+
+class Scoreboard:
+    """The open-set table of the course, with two kinds of rows that are never ranked together.
+
+    - *reference* rows (``reference``, written by ``scripts/results_table.py --reference``):
+      CLI runs on every seen training image under the course recipe, each measure the mean
+      [min, max] over >= 3 seeds (:func:`check_reference_row`), ranked within a dimension;
+    - *live* rows (:meth:`add`), measured here and kept in ``runs_dir()/scoreboard_<name>.json``
+      so that the next notebook sees them, each with its :func:`run_setting`. A live row is
+      compared only with controls trained in an equal setting (:func:`pair_live_rows`: its
+      paired gap); without a softmax control it is "not comparable" and not ranked.
+
+    No number is filled in and no seed is picked: every row says its seeds.
     """
 
     def __init__(
-        self, name: str = "mnist", *, order: Iterable[str] = COURSE, cache_dir=None, reference=REFERENCE_FILE
+        self,
+        name: str = "mnist",
+        *,
+        order: Iterable[str] = SCOREBOARD_ORDER,
+        cache_dir=None,
+        reference=REFERENCE_FILE,
     ):
         self.name, self.order = name, tuple(order)
         self.path = Path(cache_dir or runs_dir()) / f"scoreboard_{name}.json"
@@ -286,12 +460,26 @@ class Scoreboard:
             return []
         return json.loads(self.reference_path.read_text()).get(self.name, [])
 
-    def add(self, loss: str, report: Mapping, *, dim: int, note: str = "") -> dict:
-        """Keep ``report`` (from :func:`openset_report`) as the live row of ``loss`` in ``dim``-D."""
+    def add(self, loss: str, report: Mapping, *, setting: Mapping, note: str = "") -> dict:
+        """Keep ``report`` (from :func:`openset_report`) as the live row of ``loss`` trained in ``setting``.
+
+        ``setting`` is the run's fingerprint (:func:`trained_setting` or :func:`run_setting`);
+        the number of images scored is added to it. A row of the same loss and setting is replaced.
+        """
         if loss not in self.order:
             raise ValueError(f"unknown loss {loss!r} for this scoreboard: one of {', '.join(self.order)}")
-        row = {"loss": loss, "dim": int(dim), "scores": dict(report), "note": note, "time": time.time()}
-        rows = [r for r in self.live_rows() if (r["loss"], r["dim"]) != (loss, int(dim))] + [row]
+        setting = run_setting(**{**setting, "scored_images": report.get("images")})
+        row = {
+            "loss": loss,
+            "dim": setting["dim"],
+            "seed": setting["seed"],
+            "setting": setting,
+            "scores": dict(report),
+            "note": note,
+            "time": time.time(),
+        }
+        same = (loss, setting_key(setting))
+        rows = [r for r in self.live_rows() if (r["loss"], setting_key(r.get("setting"))) != same] + [row]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(rows, indent=1, allow_nan=False))
         return row
@@ -300,36 +488,106 @@ class Scoreboard:
         """Forget the live rows (the reference rows stay)."""
         self.path.unlink(missing_ok=True)
 
-    def rows(self, *, upto: str | None = None) -> list[dict]:
-        """Rows in course order up to ``upto`` (inclusive); each with ``source`` "live" or
-        "reference"; a (loss, dim) measured live hides its reference row."""
-        losses_shown = self.order[: self.order.index(upto) + 1] if upto else self.order
-        live = [{**r, "source": "live"} for r in self.live_rows()]
-        measured = {(r["loss"], r["dim"]) for r in live}
-        reference = [
-            {**r, "source": "reference"}
+    def shown(self, *, upto: str | None) -> tuple[str, ...]:
+        """The losses of the course up to ``upto`` (inclusive); all of them for None."""
+        return self.order[: self.order.index(upto) + 1] if upto else self.order
+
+    def references(self, *, upto: str | None = None) -> list[dict]:
+        """Reference rows in course order, checked (:func:`check_reference_row`), ranked per dimension."""
+        where = self.reference_path
+        rows = [
+            {**check_reference_row(r, where=where), "source": "reference"}
             for r in self.reference_rows()
-            if (r["loss"], r["dim"]) not in measured
+            if r["loss"] in self.shown(upto=upto)
         ]
-        chosen = [r for r in live + reference if r["loss"] in losses_shown]
-        return sorted(chosen, key=lambda r: (self.order.index(r["loss"]), r["dim"], r["source"]))
+        rank_rows(rows, group=lambda r: r["dim"] if r["ranked"] else None)
+        return sorted(rows, key=lambda r: (r["dim"], self.order.index(r["loss"])))
+
+    def live(self, *, upto: str | None = None) -> list[dict]:
+        """Live rows paired with their controls (:func:`pair_live_rows`), by setting, in course order."""
+        shown = self.shown(upto=upto)
+        rows = [r for r in pair_live_rows(self.live_rows()) if r["loss"] in shown]
+        first_seen = {}
+        for row in rows:
+            first_seen.setdefault(setting_key(row.get("setting")), len(first_seen))
+        return sorted(
+            rows, key=lambda r: (first_seen[setting_key(r.get("setting"))], self.order.index(r["loss"]))
+        )
+
+    def rows(self, *, upto: str | None = None) -> list[dict]:
+        """The reference rows, then the live rows (``source`` says which)."""
+        return self.references(upto=upto) + self.live(upto=upto)
 
     def markdown(self, *, upto: str | None = None, columns=REPORT_COLUMNS) -> str:
-        """The table, one row per (loss, dim); "source" says live (measured here) or reference (CLI)."""
-        lines = ["| loss | dim | metric | " + " | ".join(c[1] for c in columns) + " | source |"]
-        lines.append("|---|---:|---|" + "---:|" * len(columns) + "---|")
-        for row in self.rows(upto=upto):
-            scores = row.get("scores") or {}
-            cells = [
-                format_value(scores.get(key), factor=factor, decimals=decimals)
-                for key, _, factor, decimals in columns
-            ]
-            source = "live (this machine)" if row["source"] == "live" else "reference (CLI)"
-            metric = scores.get("metric", row.get("metric", "–"))
-            lines.append(
-                f"| {row['loss']} | {row['dim']} | {metric} | " + " | ".join(cells) + f" | {source} |"
-            )
-        if any(row["source"] == "reference" for row in self.rows(upto=upto)):
-            note = "Reference rows: full-data CLI runs, 10 epochs (docs/results.md has each command)."
-            lines.append("\n" + note)
-        return "\n".join(lines)
+        """The reference table (if any) and the live table, each with the rules it follows."""
+        references = self.references(upto=upto)
+        parts = [reference_markdown(references, columns=columns)] if references else []
+        parts.append(live_markdown(self.live(upto=upto), columns=columns))
+        return "\n\n".join(parts)
+
+
+def reference_markdown(rows: list[dict], *, columns=REPORT_COLUMNS) -> str:
+    """The reference rows: mean [min, max] over seeds; the rank within a dimension, or why none."""
+    lines = [
+        f"**Reference** (CLI runs on every seen training image, the course recipe; mean [min, max] over "
+        f"the seeds; ranked by mean {RANK_NAME} within a dimension, rows of >= {MIN_REFERENCE_SEEDS} "
+        "seeds only)",
+        "",
+        "| rank | loss | dim | seeds | metric | "
+        + " | ".join(c[1] for c in columns)
+        + " | vs softmax, same seeds | vs normface, same seeds |",
+        "|---:|---|---:|---|---|" + "---:|" * len(columns) + "---|---|",
+    ]
+    for row in rows:
+        scores, low, high = row.get("scores") or {}, row.get("min") or {}, row.get("max") or {}
+        cells = [
+            format_range(scores, low, high, key=key, factor=factor, decimals=decimals)
+            for key, _, factor, decimals in columns
+        ]
+        rank = row["rank"] if row["rank"] is not None else f"not ranked ({row.get('seeds_note', '')})"
+        seeds = " ".join(str(s) for s in row["seeds"]) or "–"
+        metric = scores.get("metric", row.get("metric", "–"))
+        gaps = [format_reference_gaps(row, control) for control in ("softmax", "normface")]
+        lines.append(
+            f"| {rank} | {row['loss']} | {row['dim']} | {seeds} | {metric} | "
+            + " | ".join(cells + gaps)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def live_markdown(rows: list[dict], *, columns=REPORT_COLUMNS) -> str:
+    """The live rows, setting by setting: rank and paired gaps to the controls of the same setting."""
+    head = (
+        "**Live** (measured on this machine; a row is compared only with a control trained in the same "
+        "setting and seed: its gap in points; without a softmax control it is not comparable, not ranked)"
+    )
+    if not rows:
+        return head + "\n\nNo live rows yet."
+    labels = {}
+    for row in rows:
+        labels.setdefault(setting_key(row.get("setting")), chr(ord("A") + len(labels)))
+    lines = [
+        head,
+        "",
+        "| rank | loss | setting | metric | "
+        + " | ".join(c[1] for c in columns)
+        + " | vs softmax | vs normface | note |",
+        "|---:|---|---|---|" + "---:|" * len(columns) + "---|---|---|",
+    ]
+    for row in rows:
+        scores = row["scores"]
+        cells = [format_value(scores.get(key), factor=f, decimals=d) for key, _, f, d in columns]
+        rank = row["rank"] if row["comparable"] else "not comparable"
+        gaps = [format_row_gaps(row, control) for control in ("softmax", "normface")]
+        label = labels[setting_key(row.get("setting"))] if row.get("setting") else "none"
+        lines.append(
+            f"| {rank} | {row['loss']} | {label} | {scores.get('metric', '–')} | "
+            + " | ".join(cells + gaps + [row.get("note", "")])
+            + " |"
+        )
+    lines.append("")
+    for key, label in labels.items():
+        if key is not None:
+            lines.append(f"- setting {label}: {describe_setting(json.loads(key))}")
+    return "\n".join(lines)

@@ -35,3 +35,32 @@ COURSE_RECIPE = Recipe(lr=0.01, epochs=6, batch_size=256)
 
 # Faces (Olivetti, 280 training photos a fold): more epochs of smaller batches, one lr for every loss.
 FACES_RECIPE = Recipe(lr=3e-3, epochs=40, batch_size=60)
+
+
+@dataclass(frozen=True)
+class LessonRun:
+    """The live run behind every lesson's scoreboard row: a default ``EmbeddingNet(dim)``
+    trained on the first ``train_images`` seen-digit (0-6) training images for ``epochs`` under
+    :data:`COURSE_RECIPE`.
+
+    Every notebook trains its scoreboard row this way, so rows of different notebooks share
+    one setting and are paired by construction (:meth:`minifacenet.openset.Scoreboard.add`
+    compares a row only with controls trained in the same setting and with the same seed).
+    """
+
+    train_images: int  # seen_images[:train_images] of the training split
+    test_images: int  # the first test_images of the MNIST test set; its 7, 8, 9 are scored
+    epochs: int
+    dim: int  # the embedding dimension: 2, the one every lesson draws
+
+    def train_settings(self) -> dict:
+        """The keyword arguments of :func:`minifacenet.train.fit`: the course recipe, this many epochs."""
+        return {**COURSE_RECIPE.train_settings(), "epochs": self.epochs}
+
+
+# The lessons' live run, full mode and fast mode (MINIFACENET_FAST=1, CI): pick with
+# LESSON_RUN["fast" if FAST else "full"].
+LESSON_RUN = {
+    "full": LessonRun(train_images=20000, test_images=10000, epochs=COURSE_RECIPE.epochs, dim=2),
+    "fast": LessonRun(train_images=4000, test_images=2000, epochs=2, dim=2),
+}

@@ -6,7 +6,10 @@
 Reads every ``<runs>/open-*/metrics.json`` (runs made with ``--unseen-classes``), prints one
 row per (dim, loss) -- the mean over its seeds when it has several -- and, per dimension,
 each loss minus softmax on the *same seed* (mean paired gap, and its min and max over the
-seeds). ``--reference`` also writes the seed-0 rows as the scoreboard's reference file.
+seeds). ``--reference`` also writes the scoreboard's reference file: one row per (loss, dim),
+every measure's mean, min and max over *all* the seeds found (no seed is picked); a row with
+fewer than 3 seeds stops the writer unless ``--allow-partial`` marks it (``seeds_note``), and
+the scoreboard then shows it unranked.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from minifacenet.openset import (  # noqa: E402
-    COURSE,
     GAP_KEYS,
+    MIN_REFERENCE_SEEDS,
     REPORT_COLUMNS,
+    controls_of,
     format_gap,
     format_value,
     paired_differences,
 )
+from minifacenet.openset import SCOREBOARD_ORDER as COURSE  # noqa: E402 - every loss, NormFace included
 
 
 def load_runs(runs: Path) -> list[dict]:
@@ -128,19 +133,82 @@ def key_present(gaps: dict, loss: str) -> bool:
     return bool(gaps) and all(loss in by_loss for by_loss in gaps.values())
 
 
-def reference_rows(runs: list[dict]) -> list[dict]:
-    """The scoreboard's reference rows: seed 0 of each (loss, dim), with its command."""
-    return [
-        {
-            "loss": r["loss"],
-            "dim": r["dim"],
-            "metric": r["scores"]["metric"],
-            "command": r["command"],
-            "scores": r["scores"],
-        }
-        for r in runs
-        if r["seed"] == 0
-    ]
+def reference_rows(runs: list[dict], *, allow_partial: bool = False) -> list[dict]:
+    """The scoreboard's reference rows: per (loss, dim), each measure's mean, min and max over every seed.
+
+    ``scores`` holds the means (plus ``metric``, ``classes``, ``images``), ``min`` and ``max``
+    the extremes, ``seeds`` the seeds found. A row of fewer than 3 seeds raises, or with
+    ``allow_partial`` is written with a ``seeds_note`` (shown unranked by the scoreboard).
+    """
+    rows, short = [], []
+    for (dim, loss), group in grouped(runs).items():
+        check_one_setting(group)
+        seeds = [r["seed"] for r in group]
+        row = {"loss": loss, "dim": dim, "seeds": seeds, **seed_statistics(group)}
+        row["paired"] = paired_gaps(runs, loss=loss, dim=dim)
+        row["command"] = (
+            group[0]["command"].replace(f"--seed {seeds[0]}", "--seed SEED") + f"  # SEED in {seeds}"
+        )
+        if len(seeds) < MIN_REFERENCE_SEEDS:
+            short.append(f"{loss} {dim}-D (seeds {seeds})")
+            row["seeds_note"] = f"{len(seeds)} of {MIN_REFERENCE_SEEDS} seeds so far"
+        rows.append(row)
+    if short and not allow_partial:
+        raise SystemExit(
+            f"fewer than {MIN_REFERENCE_SEEDS} seeds for {', '.join(short)}: finish their runs "
+            "(bash scripts/train_table.sh), or pass --allow-partial to write them marked, unranked"
+        )
+    return rows
+
+
+def paired_gaps(runs: list[dict], *, loss: str, dim: int) -> dict:
+    """``{control: {key: gap}}``: the row minus each of its controls on the *same* seeds (no control: absent).
+
+    Each gap is :func:`~minifacenet.openset.paired_differences`'s mean, min, max, wins and pairs
+    over the seeds both ran, for each of :data:`~minifacenet.openset.GAP_KEYS`.
+    """
+    at_dim = [r for r in runs if r["dim"] == dim]
+    gaps = {}
+    for control in controls_of(loss):
+        by_key = {}
+        for key, _ in GAP_KEYS:
+            scores = {
+                name: {r["seed"]: r["scores"][key] for r in at_dim if r["loss"] == name}
+                for name in (loss, control)
+            }
+            if scores[control]:
+                by_key[key] = paired_differences(scores, baseline=control).get(loss)
+        if by_key and all(by_key.values()):
+            gaps[control] = by_key
+    return gaps
+
+
+# what a reference row keeps from its first seed, unaveraged: the measure, the images, the gallery size
+KEPT = ("metric", "classes", "images", "seen_classes", "gallery_per_class")
+
+
+def seed_statistics(group: list[dict]) -> dict:
+    """A row's ``metric``, ``scores`` (means, with ``metric``, ``classes``, ``images``), ``min``, ``max``."""
+    first = group[0]["scores"]
+    numeric = [key for key, value in first.items() if isinstance(value, (int, float)) and key not in KEPT]
+    # [seeds, measures]
+    values = np.array([[r["scores"][key] for key in numeric] for r in group], dtype=np.float64)
+    means, lows, highs = (
+        dict(zip(numeric, map(float, stat(values, axis=0)), strict=True))
+        for stat in (np.mean, np.min, np.max)
+    )
+    kept = {key: first[key] for key in KEPT if key in first}
+    return {"metric": first["metric"], "scores": {**kept, **means}, "min": lows, "max": highs}
+
+
+def check_one_setting(group: list[dict]) -> None:
+    """The seeds of one row must differ in the seed only: a mean over two recipes means nothing."""
+    commands = {r["command"].replace(f"--seed {r['seed']}", "--seed SEED") for r in group}
+    if len(commands) > 1:
+        names = ", ".join(r["row"] for r in group)
+        raise SystemExit(
+            f"the runs {names} differ in more than the seed: {sorted(commands)}; rerun them alike"
+        )
 
 
 def main(argv=None) -> None:
@@ -151,6 +219,11 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--reference", type=Path, default=None, help="also write the scoreboard's reference file"
     )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="write reference rows of fewer than 3 seeds, marked (shown unranked)",
+    )
     args = parser.parse_args(argv)
     runs = load_runs(args.runs)
     if not runs:
@@ -159,7 +232,10 @@ def main(argv=None) -> None:
     print(gap_table(runs))
     if args.reference is not None:
         args.reference.write_text(
-            json.dumps({"mnist": reference_rows(runs)}, indent=1, allow_nan=False) + "\n"
+            json.dumps(
+                {"mnist": reference_rows(runs, allow_partial=args.allow_partial)}, indent=1, allow_nan=False
+            )
+            + "\n"
         )
         print(f"\nwrote {args.reference}")
 

@@ -241,12 +241,24 @@ def mean_scores(loss_name):
     return {**means, "metric": runs[0].metric}
 
 
+from dataclasses import asdict
+
+from minifacenet.openset import run_setting
+
+# every row shares one setting: the same people, epochs, network and recipe, each fold's seed = the fold
+table_setting = run_setting(
+    train_images=len(table_splits[0].train_index), epochs=table_config.epochs, dim=table_config.embedding_dim,
+    network={"widths": table_config.widths, "resolution": table_config.resolution},
+    recipe={key: value for key, value in asdict(table_config).items()
+            if key not in ("embedding_dim", "widths", "resolution", "epochs")},
+    seed=[split.fold for split in table_splits], folds=TABLE_FOLDS,
+)
 scoreboard = Scoreboard("faces", order=LOSSES, reference=None)
 scoreboard.clear()
 for name in LOSSES:
     # the scores that exist for this loss (no W-EC without class weights: NaN is left out)
     report = {key: value for key, value in mean_scores(name).items() if isinstance(value, str) or np.isfinite(value)}
-    scoreboard.add(name, report, dim=table_config.embedding_dim, note=f"06: mean of {TABLE_FOLDS} folds")
+    scoreboard.add(name, report, setting=table_setting, note=f"06: mean of {TABLE_FOLDS} folds")
 display(Markdown(scoreboard.markdown()))
 
 # %% [markdown]
