@@ -127,10 +127,11 @@ class Frame:
 
 
 def compute_frame(scene: Scene, margin: Margin, *, previous: Frame | None = None, violating=None,
-                  arc_resolution: int = 512, arc_steps: int = 24) -> Frame:  # fmt: skip
+                  arc_resolution: int = 1024, arc_steps: int = 6) -> Frame:  # fmt: skip
     """The arrays for ``margin``; what depends only on its shape is reused from ``previous``,
     and ``violating`` (``scene.cache.violations(margin)``, if the caller counted them) is not
-    computed again."""
+    computed again. The arcs are found to a pixel's precision for drawing (``arc_resolution``
+    angles, ``arc_steps`` halvings); :func:`~minifacenet.geometry.margin_arcs` finds them exactly."""
     probability = None
     if scene.dim == 2:
         probability = probability_curves(scene.weight, margin, scene.phi, s_min=scene.s_min)

@@ -79,8 +79,7 @@ class Margin:
         given = {"m1": self.m1, "m3": self.m3, "easy_margin": self.easy_margin}
         if cls.margin_arg is not None:
             given[cls.margin_arg] = round(self.m) if cls.integer_margin else self.m
-        defaults = cls.defaults()
-        return {name: given[name] if name in given else defaults[name] for name in cls.formula_args}
+        return {name: given[name] if name in given else cls.defaults()[name] for name in cls.formula_args}
 
     def head_arguments(self, *, s: float | None = None) -> dict:
         """The head's keyword arguments (``s`` overrides the scale)."""

@@ -27,6 +27,7 @@ The training schedule lives in the base class alone: the target cosine used in t
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import ClassVar
@@ -97,8 +98,10 @@ class Loss(nn.Module):
             LOSSES[cls.name] = cls
 
     @classmethod
+    @functools.cache
     def defaults(cls) -> dict:
-        """The constructor's keyword arguments and their defaults (``{"s": 10.0, "m": 0.1}``)."""
+        """The constructor's keyword arguments and their defaults (``{"s": 10.0, "m": 0.1}``);
+        read once per class (do not change the dict)."""
         parameters = inspect.signature(cls.__init__).parameters.values()
         return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
