@@ -1,4 +1,4 @@
-"""Issue 3: what do the losses cost, and how do they compare with pytorch-metric-learning?
+"""What do the losses cost, and how do they compare with pytorch-metric-learning?
 
 (a) One training step (EmbeddingNet forward + backward + AdamW step, an MNIST batch of
     256) with each head / the same step with a plain ``nn.Linear`` + cross-entropy.
@@ -277,7 +277,7 @@ def part_c(*, repeats: int = 7, number: int = 3) -> None:
 
 
 def main() -> None:
-    setup("bench_losses: issue 3, the cost of the heads and of triplet mining")
+    setup("bench_losses: the cost of the heads and of triplet mining")
     images, labels = data.mnist()
     part_a(images[:BATCH], labels[:BATCH])
     part_b()

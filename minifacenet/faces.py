@@ -360,11 +360,11 @@ def compare_losses(
             )
             results.append(result)
             if log is not None:
-                log(describe(result))
+                log(format_result(result))
     return results
 
 
-def describe(result: FoldResult) -> str:
+def format_result(result: FoldResult) -> str:
     """One line per run: the headline scores and the time taken."""
     s = result.scores
     return (

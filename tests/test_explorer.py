@@ -59,7 +59,7 @@ def test_sphereface_switches_m_to_integers_and_back():
 
 
 def test_sphereface_head_at_its_default_m_4():
-    """Issue 15.1: this raised 'margin m must be < 3.142' and left the figure stale."""
+    """This once raised 'margin m must be < 3.142' and left the figure stale."""
     embeddings, labels, _ = synthetic_2d(num_classes=8, per_class=20)
     head = SphereFace(2, 8, m=4)
     explorer = widgets.MarginExplorer(head=head, embeddings=embeddings, labels=labels)
