@@ -1,4 +1,4 @@
-"""Issue 2: does the data path or the training loop add time to an MNIST epoch?
+"""Does the data path or the training loop add time to an MNIST epoch?
 
 (a) ``minifacenet.train.fit`` (progress off) against the same forward + backward + AdamW
     steps on batches sliced beforehand. Goal: fit / bare steps <= 1.10.
@@ -170,7 +170,7 @@ def part_b(root: str) -> None:
 
 
 def main() -> None:
-    setup("bench_data: issue 2, training loop and data path, one MNIST epoch")
+    setup("bench_data: training loop and data path, one MNIST epoch")
     root = str(data.data_root())
     images, labels = data.mnist(root=root)
     part_a(images, labels)

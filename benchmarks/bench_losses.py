@@ -1,4 +1,4 @@
-"""Issue 3: what do the losses cost, and how do they compare with pytorch-metric-learning?
+"""What do the losses cost, and how do they compare with pytorch-metric-learning?
 
 (a) One training step (EmbeddingNet forward + backward + AdamW step, an MNIST batch of
     256) with each head / the same step with a plain ``nn.Linear`` + cross-entropy.
@@ -27,7 +27,7 @@ from pytorch_metric_learning import losses as pml_losses
 from pytorch_metric_learning import miners as pml_miners
 from torch import nn
 
-from minifacenet import data, losses
+from minifacenet import checks, data, losses
 from minifacenet.models import EmbeddingNet
 
 BATCH = 256
@@ -110,17 +110,20 @@ def part_a(images: torch.Tensor, labels: torch.Tensor, *, repeats: int = 41, num
 def pml_head(name: str, ours: nn.Module, embedding_dim: int, num_classes: int) -> nn.Module | None:
     """PML's counterpart of one of our heads, sharing its weights; None if PML has none."""
     params = HEAD_PARAMS[name]
-    if name == "normface":
-        pml = pml_losses.NormalizedSoftmaxLoss(num_classes, embedding_dim, temperature=1.0 / params["s"])
-    elif name == "cosface":
-        pml = pml_losses.CosFaceLoss(num_classes, embedding_dim, margin=params["m"], scale=params["s"])
-    elif name == "arcface":
-        degrees = math.degrees(params["m"])  # PML's ArcFace margin is in degrees
-        pml = pml_losses.ArcFaceLoss(num_classes, embedding_dim, margin=degrees, scale=params["s"])
-    elif name == "sphereface":
-        pml = pml_losses.SphereFaceLoss(num_classes, embedding_dim, margin=params["m"], scale=1)
-    else:
+    counterparts = {  # our loss -> PML's loss with the same parameters
+        "normface": lambda: pml_losses.NormalizedSoftmaxLoss(num_classes, embedding_dim,
+                                                             temperature=1.0 / params["s"]),
+        "cosface": lambda: pml_losses.CosFaceLoss(num_classes, embedding_dim, margin=params["m"],
+                                                  scale=params["s"]),
+        # PML's ArcFace margin is in degrees
+        "arcface": lambda: pml_losses.ArcFaceLoss(num_classes, embedding_dim,
+                                                  margin=math.degrees(params["m"]), scale=params["s"]),
+        "sphereface": lambda: pml_losses.SphereFaceLoss(num_classes, embedding_dim, margin=params["m"],
+                                                        scale=1),
+    }  # fmt: skip
+    if name not in counterparts:
         return None
+    pml = counterparts[name]()
     with torch.no_grad():
         pml.W.copy_(ours.weight.T)  # PML stores W as [D, C]
     return pml
@@ -134,8 +137,8 @@ def forward_backward(head: nn.Module, embeddings: torch.Tensor, labels: torch.Te
 
 
 def check_calls(embeddings: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
-    losses.check_embeddings(embeddings)
-    losses.check_labels(labels, num_classes)
+    checks.check_embeddings(embeddings)
+    checks.check_labels(labels, num_classes)
 
 
 def head_variants(embedding_dim: int, num_classes: int):
@@ -274,7 +277,7 @@ def part_c(*, repeats: int = 7, number: int = 3) -> None:
 
 
 def main() -> None:
-    setup("bench_losses: issue 3, the cost of the heads and of triplet mining")
+    setup("bench_losses: the cost of the heads and of triplet mining")
     images, labels = data.mnist()
     part_a(images[:BATCH], labels[:BATCH])
     part_b()

@@ -88,20 +88,9 @@ def split_by_class(images: torch.Tensor, labels: torch.Tensor, *, unseen=UNSEEN_
 
 # --------------------------------------------------------------------------- which measure
 def loss_metric(loss: nn.Module) -> str:
-    """The similarity a loss trains for, so the one it is scored by.
-
-    - heads (softmax and the angular margins): the logits are s cos(theta) (softmax: W x,
-      whose argmax ignores |x|), and test-time use is the cosine: ``"cosine"``;
-    - :class:`~minifacenet.losses.ContrastiveLoss`: d = |x1 - x2| on raw embeddings: ``"euclidean"``;
-    - :class:`~minifacenet.losses.TripletLoss`: squared L2 on L2-normalised embeddings
-      (``normalize=True``, the default), |a - b|^2 = 2 - 2 cos: the same ranking as ``"cosine"``;
-      with ``normalize=False`` raw distances: ``"euclidean"`` (squared or not, the same ranking).
-    """
-    if isinstance(loss, losses.ContrastiveLoss):
-        return "euclidean"
-    if isinstance(loss, losses.TripletLoss):
-        return "cosine" if loss.normalize else "euclidean"
-    return "cosine"
+    """The similarity a loss trains for, so the one it is scored by: the loss's own ``metric``
+    (``"cosine"`` for the heads and the normalised triplet, ``"euclidean"`` for contrastive)."""
+    return loss.metric
 
 
 # --------------------------------------------------------------------------- the report
@@ -466,8 +455,8 @@ class Scoreboard:
         ``setting`` is the run's fingerprint (:func:`trained_setting` or :func:`run_setting`);
         the number of images scored is added to it. A row of the same loss and setting is replaced.
         """
-        if loss not in self.order:
-            raise ValueError(f"unknown loss {loss!r} for this scoreboard: one of {', '.join(self.order)}")
+        if loss not in self.order and loss not in losses.LOSSES:
+            raise ValueError(f"unknown loss {loss!r} for this scoreboard: one of {', '.join(losses.LOSSES)}")
         setting = run_setting(**{**setting, "scored_images": report.get("images")})
         row = {
             "loss": loss,
@@ -489,8 +478,16 @@ class Scoreboard:
         self.path.unlink(missing_ok=True)
 
     def shown(self, *, upto: str | None) -> tuple[str, ...]:
-        """The losses of the course up to ``upto`` (inclusive); all of them for None."""
-        return self.order[: self.order.index(upto) + 1] if upto else self.order
+        """The losses up to ``upto`` (inclusive) in :meth:`rank` order; all of them for None."""
+        ranked = sorted({*self.order, *(r["loss"] for r in self.live_rows())}, key=self.rank)
+        return tuple(ranked[: ranked.index(upto) + 1] if upto else ranked)
+
+    def rank(self, loss: str) -> int:
+        """A loss's place in the table: the course order, then any other loss in library order."""
+        if loss in self.order:
+            return self.order.index(loss)
+        names = list(losses.LOSSES)
+        return len(self.order) + (names.index(loss) if loss in names else len(names))
 
     def references(self, *, upto: str | None = None) -> list[dict]:
         """Reference rows in course order, checked (:func:`check_reference_row`), ranked per dimension."""
@@ -501,7 +498,7 @@ class Scoreboard:
             if r["loss"] in self.shown(upto=upto)
         ]
         rank_rows(rows, group=lambda r: r["dim"] if r["ranked"] else None)
-        return sorted(rows, key=lambda r: (r["dim"], self.order.index(r["loss"])))
+        return sorted(rows, key=lambda r: (r["dim"], self.rank(r["loss"])))
 
     def live(self, *, upto: str | None = None) -> list[dict]:
         """Live rows paired with their controls (:func:`pair_live_rows`), by setting, in course order."""
@@ -511,7 +508,7 @@ class Scoreboard:
         for row in rows:
             first_seen.setdefault(setting_key(row.get("setting")), len(first_seen))
         return sorted(
-            rows, key=lambda r: (first_seen[setting_key(r.get("setting"))], self.order.index(r["loss"]))
+            rows, key=lambda r: (first_seen[setting_key(r.get("setting"))], self.rank(r["loss"]))
         )
 
     def rows(self, *, upto: str | None = None) -> list[dict]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
-from .losses import build_loss
+from .losses import LOSSES, build_loss
 from .metrics import accuracy
 from .models import EmbeddingNet
-from .openset import loss_metric, openset_report
+from .openset import openset_report
 from .pairs import DigitPairs
 from .train import embed, fit, predict, seed_everything
 
@@ -28,7 +28,7 @@ def score_strangers(model, loss, data: DigitPairs, *, seed: int = 0, device: str
     for kind in STRANGER_KINDS:
         strangers = getattr(data, kind)
         embeddings = embed(model, strangers.images, device=device)
-        reports[kind] = openset_report(embeddings, strangers.labels, metric=loss_metric(loss), seed=seed)
+        reports[kind] = openset_report(embeddings, strangers.labels, metric=loss.metric, seed=seed)
     return reports
 
 
@@ -81,6 +81,7 @@ SWEEP_CLASSES = (7, 35)
 CURVE_CLASSES = (7, 21, 35)  # softmax, NormFace, CosFace and ArcFace at m = CURVE_M
 CURVE_M = 0.3
 TARS = (("tar@far=0.01", "TAR@FAR=1 %"), ("tar@far=0.001", "TAR@FAR=0.1 %"))
+SOFTMAX, NORMFACE = LOSSES["softmax"].label, LOSSES["normface"].label
 KIND_LABELS = {
     "familiar": "familiar strangers (new pairs of 0-6)",
     "new_parts": "new-part strangers (with 7-9)",
@@ -88,12 +89,11 @@ KIND_LABELS = {
 
 
 def label(run: dict) -> str:
-    """``softmax``, ``NormFace`` (CosFace at m = 0 is NormFace), ``CosFace m=0.3``, ``ArcFace m=0.3``."""
-    if run["loss"] == "softmax":
-        return "softmax"
-    if run["loss"] in ("normface", "cosface") and not run.get("m"):
-        return "NormFace"
-    return f"{'CosFace' if run['loss'] == 'cosface' else 'ArcFace'} m={run['m']:g}"
+    """``softmax``, ``normalised softmax`` (NormFace; a margin head at its neutral m), ``CosFace m=0.3``."""
+    cls, m = LOSSES[run["loss"]], run.get("m")
+    if m is None:
+        return cls.label
+    return NORMFACE if m == cls.neutral_margin else f"{cls.label} m={m:g}"
 
 
 def by_seed(runs: list[dict], name: str, classes: int, kind: str | None, key: str) -> dict[int, float]:
@@ -111,11 +111,11 @@ def paired_gap(runs: list[dict], head: str, control: str, classes: int, kind: st
     return [100 * (ours[seed] - theirs[seed]) for seed in sorted(ours.keys() & theirs.keys())]
 
 
-CONTRASTS = (
-    ("NormFace", "softmax", "NormFace − softmax (normalising)"),
-    (f"CosFace m={CURVE_M:g}", "NormFace", f"CosFace m={CURVE_M:g} − NormFace (the margin alone)"),
-    (f"ArcFace m={CURVE_M:g}", "NormFace", f"ArcFace m={CURVE_M:g} − NormFace (the margin alone)"),
-    (f"ArcFace m={CURVE_M:g}", "softmax", f"ArcFace m={CURVE_M:g} − softmax"),
+CONTRASTS = (  # (head, control, title): each a paired gap
+    (NORMFACE, SOFTMAX, "NormFace − softmax (normalising)"),
+    (f"CosFace m={CURVE_M:g}", NORMFACE, f"CosFace m={CURVE_M:g} − NormFace (the margin alone)"),
+    (f"ArcFace m={CURVE_M:g}", NORMFACE, f"ArcFace m={CURVE_M:g} − NormFace (the margin alone)"),
+    (f"ArcFace m={CURVE_M:g}", SOFTMAX, f"ArcFace m={CURVE_M:g} − softmax"),
 )
 
 
@@ -143,7 +143,8 @@ def curve_table(runs: list[dict]) -> str:
 
 
 def sweep_name(m: float) -> str:
-    return "NormFace" if m == 0 else f"CosFace m={m:g}"
+    """The label of the sweep's CosFace run at ``m`` (NormFace at m = 0)."""
+    return label({"loss": "cosface", "m": m})
 
 
 def sweep_table(runs: list[dict]) -> str:

@@ -1,4 +1,4 @@
-"""One short training loop shared by every loss, plus ``embed`` and checkpoints."""
+"""One short training loop shared by every loss (``fit``), plus ``embed`` and ``predict``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import losses
-from .checkpoint import load_checkpoint, save_checkpoint  # noqa: F401 - re-exported
 from .data import pk_batches
 from .recipe import COURSE_RECIPE
 from .tensors import to_numpy
@@ -37,7 +36,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 @dataclass
 class TrainConfig:
-    """Everything that decides a run; saved with every checkpoint.
+    """Everything that decides a run.
 
     The optimiser settings default to the course recipe (:mod:`minifacenet.recipe`), the same for
     every loss: override them for an experiment, never for one head of a comparison.

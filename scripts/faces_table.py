@@ -72,7 +72,7 @@ def run_one(task: tuple) -> faces.FoldResult:
     if loss_name == "untrained":
         return faces.untrained_fold(images, labels, split, config=config)
     result = faces.run_fold(loss_name, images, labels, split, config=config, device=device)
-    print(faces.describe(result), flush=True)
+    print(faces.format_result(result), flush=True)
     # the embeddings are not needed here; keep the results small for the trip back
     result.test_embeddings = result.test_embeddings[:0]
     return result

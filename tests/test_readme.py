@@ -24,7 +24,7 @@ def shown_sources() -> list[tuple[str, str]]:
 
 def test_readme_shows_the_code_of_margin_hooks():
     names = [name for name, _ in shown_sources()]
-    assert "CosFace.target_cosine" in names, "the README should show CosFace's hook as it is in losses.py"
+    assert "CosFace.formula" in names, "the README should show CosFace's formula as it is in losses.py"
 
 
 @pytest.mark.parametrize("name, code", shown_sources(), ids=[n for n, _ in shown_sources()])

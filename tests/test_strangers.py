@@ -90,7 +90,7 @@ def test_a_paired_gap_uses_only_seeds_both_runs_have():
         fake_run("cosface", 0.0, 7, 2, 0.90),  # no softmax on seed 2: not paired
         fake_run("cosface", 0.0, 35, 0, 0.50),  # another class count
     ]
-    gaps = strangers.paired_gap(runs, "NormFace", "softmax", 7, "familiar", "tar@far=0.01")
+    gaps = strangers.paired_gap(runs, strangers.NORMFACE, strangers.SOFTMAX, 7, "familiar", "tar@far=0.01")
     assert gaps == pytest.approx([6.0])
     assert strangers.format_gaps([6.0, -2.0]) == "+2.0 [-2.0, +6.0] 1/2"
     assert "| 7 | NormFace − softmax (normalising) | +6.0 [+6.0, +6.0] 1/1 |" in strangers.curve_table(runs)

@@ -14,15 +14,9 @@ import torch
 from torch import nn
 
 from minifacenet import losses
+from minifacenet.checkpoint import load_checkpoint, save_checkpoint
 from minifacenet.models import EmbeddingNet
-from minifacenet.train import (
-    TrainConfig,
-    embed,
-    fit,
-    load_checkpoint,
-    predict,
-    save_checkpoint,
-)
+from minifacenet.train import TrainConfig, embed, fit, predict
 
 # small batches, so 512 images make several optimiser steps per epoch
 QUICK = {"batch_size": 64, "classes_per_batch": 8, "device": "cpu", "progress": False}

@@ -1,5 +1,5 @@
-"""Views: draw the arrays they are given (a :class:`~minifacenet.explorer.margins.Scene` and a
-:class:`~minifacenet.explorer.margins.Frame`, or plain arrays). Nothing here computes a margin.
+"""Views: draw the arrays they are given (a :class:`~minifacenet.frames.Scene` and a
+:class:`~minifacenet.frames.Frame`, or plain arrays). Nothing here computes a margin.
 
 Each view draws its static artists once and updates the changing ones in place (``update``).
 :class:`CircleDashboard` (2-D, four panels) and :class:`SphereImage` (3-D, matplotlib) render
@@ -19,16 +19,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-LOSS_LABELS = {
-    "softmax": "softmax (cos θ)",
-    "normface": "normalised softmax",
-    "sphereface": "SphereFace",
-    "cosface": "CosFace",
-    "arcface": "ArcFace",
-    "arcface-naive": "ArcFace, naive cos(θ+m)",
-    "arcface-easy": "ArcFace, easy_margin",
-    "combined": "combined margin",
-}
 VIOLATOR_COLOR = "black"  # violators: black rings (2-D) or crosses (3-D), never a class colour
 STRANGER_STYLE = {"marker": "o", "ms": 3.5, "color": "black", "ls": "none", "label": "strangers"}
 
@@ -67,7 +57,10 @@ class CircleView:
         for c, (x, y) in enumerate(scene.weight):
             ax.plot([0, x], [0, y], color=colors[c], lw=1.5)
             ax.plot(x, y, "o", color=colors[c], mec="k", ms=6, mew=0.8)
-        self.arcs = [ax.plot([], [], color=color, lw=5, solid_capstyle="butt")[0] for color in colors]
+        # every class's arcs in one artist: one draw call per frame, not one per class
+        self.arc_colors = colors
+        self.arcs = matplotlib.collections.LineCollection([], lw=5, capstyle="butt")
+        ax.add_collection(self.arcs)
         self.violators = _violator_markers(ax)
         strangers = np.empty((0, 2)) if scene.strangers is None else 0.95 * scene.strangers
         self.strangers = ax.plot(*strangers.T, **STRANGER_STYLE)[0]
@@ -75,13 +68,24 @@ class CircleView:
 
     @property
     def artists(self) -> list:
-        return [*self.arcs, self.gaps, self.violators, self.strangers]
+        return [self.arcs, self.gaps, self.violators, self.strangers]
 
-    def update(self, frame, *, show_strangers: bool = True, title: str | None = None) -> None:
-        for line, polyline in zip(self.arcs, frame.arc_lines, strict=True):
-            line.set_data(*polyline.T)
+    def update(self, frame, *, show_strangers: bool = True, title: str | None = None,
+               violators: bool = True) -> None:  # fmt: skip
+        """Arcs, gaps and strangers from ``frame``; ``violators=False`` leaves the rings to the caller."""
+        segments, colors = [], []
+        for color, polyline in zip(self.arc_colors, frame.arc_lines, strict=True):
+            # a class's polyline holds its arcs with NaN rows between them: one segment each
+            for piece in np.split(polyline, np.nonzero(np.isnan(polyline[:, 0]))[0]):
+                piece = piece[~np.isnan(piece[:, 0])]
+                if len(piece) > 1:
+                    segments.append(piece)
+                    colors.append(color)
+        self.arcs.set_segments(segments)
+        self.arcs.set_color(colors)
         self.gaps.set_verts(frame.gap_polygons)
-        self.violators.set_data(*self.points[frame.violating[self.scene.shown]].reshape(-1, 2).T)
+        if violators:
+            self.violators.set_data(*self.points[frame.violating[self.scene.shown]].reshape(-1, 2).T)
         self.strangers.set_visible(show_strangers)
         if title is not None:
             self.ax.set_title(title, fontsize=9)
@@ -114,13 +118,13 @@ class RawView:
 class TargetLogitView:
     """Target logit / s against θ ∈ [0, π] for several curves (ArcFace paper, Fig. 4(b))."""
 
-    def __init__(self, ax, theta: np.ndarray, *, names):
+    def __init__(self, ax, theta: np.ndarray, *, labels: dict):
+        """``labels``: ``{curve name: legend label}``; a variant's curve (a name with a dash) is dashed."""
         self.ax = ax
         degrees = np.degrees(theta)
-        styles = {"arcface-naive": ":", "arcface-easy": "--"}
         self.lines = {
-            name: ax.plot(degrees, np.cos(theta), styles.get(name, "-"), lw=1.6, label=LOSS_LABELS[name])[0]
-            for name in names
+            name: ax.plot(degrees, np.cos(theta), "--" if "-" in name else "-", lw=1.6, label=label)[0]
+            for name, label in labels.items()
         }
         ax.set(xlim=(0, 180), ylim=(-2.2, 1.05), xlabel="θ (degrees)", ylabel="target logit / s")
         ax.set_xticks(range(0, 181, 30))
@@ -209,20 +213,54 @@ def jpeg_bytes(canvas: FigureCanvasAgg, *, quality: int = 90) -> bytes:
     return buffer.getvalue()
 
 
+def ring_offsets(diameter: float) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel offsets (rows, columns) of a one-pixel ring of about ``diameter`` pixels."""
+    radius = diameter / 2
+    reach = int(np.ceil(radius + 0.5))
+    rows, cols = np.mgrid[-reach : reach + 1, -reach : reach + 1]
+    on_ring = np.abs(np.hypot(rows, cols) - radius) < 0.5
+    return rows[on_ring], cols[on_ring]
+
+
+class RingStamp:
+    """Violator rings written straight into the canvas's pixels: each point's ring pixels are
+    found once, and each frame sets those of the violators black (one numpy write instead of a
+    marker per point through the renderer)."""
+
+    def __init__(self, ax, points: np.ndarray, *, diameter: float):
+        self.ax, self.points, self.offsets = ax, points, ring_offsets(diameter)
+        self.ring = None  # [M, K] flat pixel index of each point's ring pixels (-1: outside the axes)
+
+    def stamp(self, canvas: FigureCanvasAgg, violating: np.ndarray) -> None:
+        """Ring the points where ``violating`` ``[M]`` is true, inside the axes."""
+        buffer = np.asarray(canvas.buffer_rgba())  # [H, W, 4], a view of the canvas
+        height, width = buffer.shape[:2]
+        if self.ring is None:  # once the figure is laid out: pixels of every point's ring
+            x, y = self.ax.transData.transform(self.points).T
+            rows = np.rint(height - y).astype(np.int64)[:, None] + self.offsets[0]  # [M, K]
+            cols = np.rint(x).astype(np.int64)[:, None] + self.offsets[1]
+            box = self.ax.bbox
+            inside = (rows >= height - box.y1) & (rows < height - box.y0) & (cols >= box.x0) & (cols < box.x1)
+            self.ring = np.where(inside, rows * width + cols, -1)
+        pixels = self.ring[violating].ravel()
+        buffer.reshape(-1, 4)[pixels[pixels >= 0], :3] = 0
+
+
 class CircleDashboard:
     """2-D, four panels on one Agg figure: circle, raw embeddings, target logits, p(class 0).
 
     The static layer (points, weights, axes) is drawn once and cached; :meth:`draw` restores
-    it, draws the changing artists over it and returns JPEG bytes.
+    it, draws the changing artists (arcs, gaps, curves) over it, stamps the violators' rings
+    into the pixels (:class:`RingStamp`) and returns JPEG bytes.
     """
 
-    def __init__(self, scene, *, theta: np.ndarray, curve_names, m_max: float, dpi: int = 72):
+    def __init__(self, scene, *, theta: np.ndarray, curve_labels: dict, m_max: float, dpi: int = 72):
         self.figure = Figure(figsize=(11, 9), dpi=dpi, layout="constrained")
         self.canvas = FigureCanvasAgg(self.figure)
         axes = self.figure.subplots(2, 2)
         self.circle = CircleView(axes[0, 0], scene)
         self.raw = RawView(axes[0, 1], scene)
-        self.logits = TargetLogitView(axes[1, 0], theta, names=curve_names)
+        self.logits = TargetLogitView(axes[1, 0], theta, labels=curve_labels)
         degrees = np.degrees(scene.phi - scene.phi[len(scene.phi) // 2])
         self.probability = ProbabilityView(axes[1, 1], degrees, s_min=scene.s_min, m_max=m_max,
                                            num_classes=len(scene.weight))  # fmt: skip
@@ -230,19 +268,22 @@ class CircleDashboard:
         axes[0, 0].set_title("unit circle: margin arcs, gaps grey, violators ringed", fontsize=9)
         axes[1, 0].set_title("target logit / s (current loss bold)", fontsize=9)
         axes[1, 1].set_title("p(class 0) around the circle at s, m", fontsize=9)
+        self.scene = scene
+        ring_pixels = 5.5 * dpi / 72  # about the 4.7-point ring markers of the static figures
+        self.rings = [RingStamp(self.circle.ax, self.circle.points, diameter=ring_pixels),
+                      RingStamp(self.raw.ax, scene.raw[:, :2], diameter=ring_pixels)]  # fmt: skip
+        stamped = {self.circle.violators, self.raw.violators}
         self.dynamic = [
-            *self.circle.artists,
-            *self.raw.artists,
+            *(artist for artist in self.circle.artists if artist not in stamped),
             *self.logits.artists,
             *self.probability.artists,
         ]
-        for artist in self.dynamic:
+        for artist in [*self.dynamic, *stamped]:
             artist.set_animated(True)
         self.background = None
 
     def draw(self, frame, *, show_strangers: bool = True) -> bytes:
-        self.circle.update(frame, show_strangers=show_strangers)
-        self.raw.update(frame)
+        self.circle.update(frame, show_strangers=show_strangers, violators=False)
         self.logits.update(frame.curves, bold=frame.margin.loss)
         self.probability.update(frame.probability, s=frame.margin.s, m=frame.margin.m)
         if self.background is None:
@@ -252,6 +293,9 @@ class CircleDashboard:
         self.canvas.restore_region(self.background)
         for artist in self.dynamic:
             self.figure.draw_artist(artist)
+        violating = frame.violating[self.scene.shown]
+        for rings in self.rings:
+            rings.stamp(self.canvas, violating)
         return jpeg_bytes(self.canvas)
 
 
