@@ -13,7 +13,8 @@
 # Previous: [05 · ArcFace](05_arcface.ipynb) · Next: [07 · Margin playground](07_margin_playground.ipynb)
 
 # %%
-# Setup. In Colab, install minifacenet from its repository; locally it is already installed.
+# Setup. In Colab, install minifacenet (an uploaded wheel, else the repository); locally it is installed.
+import glob
 import subprocess
 import sys
 
@@ -27,14 +28,19 @@ try:
 except ImportError:
     IN_COLAB = False
 if IN_COLAB:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
+    # Until the repository is public, upload a wheel beside the notebook (README, "Colab"): it is found here.
+    wheels = sorted(glob.glob("minifacenet-*.whl"))
+    package = wheels[-1] if wheels else "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"
+    if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package]).returncode != 0:
+        sys.exit("minifacenet did not install: upload the wheel built by `pip wheel --no-deps -w dist .` "
+                 "(minifacenet-*.whl, see the README) beside this notebook, or install it from the repository")
 # One look for every figure of the course. Plotly: Colab needs its own renderer; JupyterLab,
 # Notebook 7 and VS Code draw the plotly mimetype (GitHub shows the matplotlib twin beside it).
 plt.rcParams.update({"figure.dpi": 80, "font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8})
 pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 
 # %%
+FAST = False  # True: a shortened run, about FASTMIN min on a 2-core CPU; False: the full lesson, about FULLMIN min
 import os
 from dataclasses import replace
 
@@ -47,9 +53,10 @@ from minifacenet.data import olivetti
 from minifacenet.metrics import angle_statistics, hardest_pairs, verification
 from minifacenet.train import embed, seed_everything
 
-# Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
-FAST = os.environ.get("MINIFACENET_FAST") == "1"
-seed_everything(0)
+# MINIFACENET_FAST=1 or 0 (CI, the build script) overrides the FAST line at the top of this cell.
+FAST = {"1": True, "0": False}.get(os.environ.get("MINIFACENET_FAST"), FAST)
+SEED = int(os.environ.get("MINIFACENET_SEED", "0"))  # the course's asserts hold for other seeds too
+seed_everything(SEED)
 TOY_EPOCHS = 12 if FAST else 60  # the 8-person 2-D/3-D pictures (80 images)
 TABLE_EPOCHS = 5 if FAST else 30  # each run of the open-set table (300 images)
 TABLE_FOLDS = 4  # all 4 identity folds of one shuffle; the README table uses 8 folds (two shuffles), 40 epochs
@@ -135,7 +142,7 @@ def train_toy(loss_name):
     """One loss on the 8 people with 2-D features: (embeddings, class weights or None, history)."""
     config = replace(TOY_CONFIG, embedding_dim=2)
     model, loss, history = faces.train_face_model(
-        loss_name, toy_images, toy_labels, config=config, params=TOY_PARAMS.get(loss_name), seed=0)
+        loss_name, toy_images, toy_labels, config=config, params=TOY_PARAMS.get(loss_name), seed=SEED)
     weight = loss.weight.detach() if hasattr(loss, "weight") else None
     return embed(model, toy_images), weight, history
 
