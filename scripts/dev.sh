@@ -30,9 +30,8 @@ case "$job" in
     # Colab's versions (tests/colab_versions.json: the widget stack, torch 2.11, torchvision 0.26,
     # NumPy 2.1.3, scikit-learn 1.6.1, matplotlib...) in a second venv that borrows everything else
     # (pytest, nbval, ipykernel, scipy) from the main one through a .pth file placed after its own
-    # packages, so its pinned versions win. torch comes from the CPU index (no CUDA wheels); the first
-    # install downloads about 250 MB (docs/testing.md gives its time). Library tests, widget tests and
-    # notebooks 03, 05, 07 (fast mode) run there.
+    # packages, so its pinned versions win. The first install takes minutes (docs/notebook_times.md).
+    # Library tests, widget tests and notebooks 03, 05, 07 (fast mode) run there.
     # No browser test: JupyterLab 4 cannot render a 7.7.1 kernel's widgets (docs/testing.md).
     colab_venv="${MINIFACENET_COLAB_VENV:-.venv-colab}"
     main_site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -42,9 +41,11 @@ case "$job" in
     if [ tests/colab_versions.json -nt "$colab_venv/.installed" ]; then
       # shellcheck disable=SC2086
       "$colab_venv/bin/python" -m pip install --quiet --no-deps $pins ipython_genutils tenacity
+      # torch and torchvision with their own dependencies (the CUDA 12 libraries torch 2.11 loads, about
+      # 3 GB); MINIFACENET_TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU wheels instead
       # shellcheck disable=SC2086
-      "$colab_venv/bin/python" -m pip install --quiet --no-deps \
-        --index-url https://download.pytorch.org/whl/cpu $(python scripts/colab_pins.py --torch)
+      "$colab_venv/bin/python" -m pip install --quiet ${MINIFACENET_TORCH_INDEX:+--index-url "$MINIFACENET_TORCH_INDEX"} \
+        $(python scripts/colab_pins.py --torch)
       touch "$colab_venv/.installed"
     fi
     echo "$main_site" > "$colab_site/zz_main_venv.pth"

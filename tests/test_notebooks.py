@@ -185,7 +185,8 @@ def test_inserting_a_notebook_needs_no_hand_edit(tmp_path: Path, monkeypatch):
         new_number = int(number) + (int(number) >= 6)
         text = source.read_text().replace(f"# # {number} · ", f"# # {new_number:02d} · ", 1)
         (src / f"{new_number:02d}_{name}.py").write_text(text)
-    (src / "06_strangers.py").write_text("# %% [markdown]\n# # 06 · What helps strangers: a test\n#\n# text\n")
+    title = "# %% [markdown]\n# # 06 · What helps strangers: a test\n#\n# text\n"
+    (src / "06_strangers.py").write_text(title)
     (tmp_path / "README.md").write_text((ROOT / "README.md").read_text())
     monkeypatch.setattr(notebook_links, "ROOT", tmp_path)
     monkeypatch.setattr(notebook_links, "SOURCES_DIR", src)

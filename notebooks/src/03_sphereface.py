@@ -64,7 +64,7 @@ from minifacenet.widgets import MarginExplorer
 FAST = {"1": True, "0": False}.get(os.environ.get("MINIFACENET_FAST"), FAST)
 SEED = int(os.environ.get("MINIFACENET_SEED", "0"))  # the course's asserts hold for other seeds too
 seed_everything(SEED)
-SEEN_SIZE = 1500 if FAST else 5000  # training digits 0-6 for each 3-D model (m = 1..4, and one without annealing)
+SEEN_SIZE = 1500 if FAST else 5000  # training digits 0-6 for each 3-D model (m = 1..4, and the fixed-lambda control)
 TRAIN_SIZE = 3000 if FAST else 20000  # training digits 0-6 for the 2-D model
 TEST_SIZE = 2000 if FAST else 10000  # test digits, all ten
 EPOCHS = 2 if FAST else 4
@@ -138,7 +138,7 @@ class MySphereFace(NormFace):
 
 
 # %% [markdown]
-# Checked against the library's `SphereFace` (Chebyshev polynomials, no $\arccos$) for $m = 1..4$, with and
+# Checked against the library's `SphereFace` (Chebyshev polynomials; $\arccos$ only to find $k$) for $m = 1..4$, with and
 # without annealing (next section), on the same weights and inputs, in float64:
 
 # %%
@@ -159,7 +159,8 @@ print("MySphereFace equals minifacenet.losses.SphereFace for m = 1..4, lambda = 
 # %% [markdown]
 # ## 4 · The $\lambda$ annealing
 #
-# At the start the features are random: $\theta_y \approx 90°$ for every sample. With $m = 4$, $\psi(90°) = -3$: the
+# At the start the features point in random directions: $\theta_y$ is $90°$ on average (in high dimension nearly
+# every sample sits near $90°$; in 3-D they spread over $0°$–$180°$). With $m = 4$, $\psi(90°) = -3$: there the
 # target logit is $-3\lVert x\rVert$ while the others are near 0, the loss is large, and one cheap way to lower it
 # is to **shrink $\lVert x\rVert$** rather than learn. The official code therefore starts from the modified softmax
 # and fades the margin in:
@@ -316,20 +317,24 @@ for m, run in seen.items():
           f" {math.degrees(run['positive_95']):16.1f} {math.degrees(run['negative_5']):16.1f}")
 for m, run in seen.items():
     print(f"m = {m}: {format_report(run['report'])}")
+measures = {"auc": "AUC", "tar@far=0.01": "TAR@FAR=1 %", "gallery_accuracy": "1-NN gallery", "nmi": "NMI"}
+higher = [name for key, name in measures.items() if seen[4]["report"][key] > seen[1]["report"][key]]
+lower = [name for key, name in measures.items() if seen[4]["report"][key] < seen[1]["report"][key]]
+print(f"unseen digits, m = 4 against m = 1 (this seed): higher on {', '.join(higher) or 'none'}; "
+      f"lower on {', '.join(lower) or 'none'}")
 assert seen[4]["angles"]["intra"] < seen[1]["angles"]["intra"], "m = 4 should give tighter classes than m = 1"
 
 # %% [markdown]
 # On the seen digits a larger $m$ gives tighter classes: a smaller intra-class angle, positive pairs piled closer
-# to 0; the check above pins $m = 4$ against $m = 1$. On the unseen digits 7–9 the report lines tell a weaker
-# story: the true-accept rate at 1 % false accepts is higher for $m = 4$ than for $m = 1$ (pinned below), but the
-# AUC and the gallery accuracy need not be. Tighter seen classes do not, by themselves, make strangers tighter.
+# to 0; the check above pins $m = 4$ against $m = 1$. On the unseen digits 7–9 the last line above says on which
+# open-set measures $m = 4$ beats $m = 1$: one seed, and the answer changes with the seed, so nothing is pinned.
+# Tighter seen classes do not, by themselves, make strangers tighter.
 # The $m = 4$ row joins the scoreboard:
 
 # %%
 board = Scoreboard()
 board.add("sphereface", seen[4]["report"], dim=3, note="notebook 03, m = 4, " + ("fast" if FAST else "full") + " mode")
 display(Markdown(board.markdown(upto="sphereface")))
-assert seen[4]["report"]["tar@far=0.01"] > seen[1]["report"]["tar@far=0.01"], "m = 4 should raise TAR@FAR=1 %"
 
 # %% [markdown]
 # > **Misconception: the margin is part of the trained model's answer.** The margin exists only at training time.
@@ -358,8 +363,9 @@ print("SphereFace's test-time prediction is argmax_j cos(theta_j): no margin")
 # ### Why the library's $m$ is an integer
 #
 # For an integer $m$, $\cos(m\theta)$ is a **polynomial** in $c = \cos\theta$, the Chebyshev polynomial $T_m$:
-# $T_2 = 2c^2 - 1$, $T_3 = 4c^3 - 3c$, $T_4 = 8c^4 - 8c^2 + 1$. The official code uses these, so it never computes
-# $\theta$ (`losses.sphereface_psi` too): an implementation convenience. A non-integer $m$ needs $\theta = \arccos c$
+# $T_2 = 2c^2 - 1$, $T_3 = 4c^3 - 3c$, $T_4 = 8c^4 - 8c^2 + 1$. The official code and `losses.sphereface_psi` use
+# these, so the gradient never passes through $\theta$ (`sphereface_psi` computes $\theta$ only without gradient,
+# to find the piece $k$): an implementation convenience. A non-integer $m$ needs $\theta = \arccos c$
 # (or a half-angle such as $\cos(\theta/2) = \sqrt{(1+c)/2}$, whose derivative is $1/4$ at $c = 1$ and infinite only
 # at $c = -1$). $\arccos$ has an infinite derivative at $c = \pm 1$, so it needs a clamp, and with one it trains
 # well: ArcFace (05) does exactly that. The check below pins both facts.
@@ -380,30 +386,33 @@ assert abs(ends.grad[0] - 0.25) < 1e-12 and ends.grad[1] > 1e5
 # %% [markdown]
 # ### Without annealing
 #
-# The same $m = 4$ model, trained with pure A-Softmax from the first step ($\lambda = 0$ throughout: no warm-up):
+# The annealed $m = 4$ model ends at $\lambda = \lambda_\min = 1$ (half the margin). A fair control trains the same
+# model at that **final** $\lambda = 1$ from the first step (no fade-in): the two runs end with the same loss, so
+# any difference is the annealing's.
 
 # %%
-plain = SphereFace(3, SEEN, m=4, lamb_min=LAMB_MIN)
-plain_net, plain_history = train(plain, train_images[:SEEN_SIZE], train_labels[:SEEN_SIZE], embedding_dim=3, warmup=0.0)
-plain_embeddings = embed(plain_net, test_images)
-plain_accuracy = accuracy(predict(plain, plain_embeddings[seen_test]), test_labels[seen_test])
+fixed = SphereFace(3, SEEN, m=4, lamb_base=LAMB_MIN, lamb_min=LAMB_MIN)  # lambda = 1 from step 0
+fixed_net, fixed_history = train(fixed, train_images[:SEEN_SIZE], train_labels[:SEEN_SIZE], embedding_dim=3)
+fixed_embeddings = embed(fixed_net, test_images)
+fixed_accuracy = accuracy(predict(fixed, fixed_embeddings[seen_test]), test_labels[seen_test])
 annealed = seen[4]
-print(f"no annealing: loss per epoch {[round(v, 3) for v in plain_history['loss']]} (ln 7 = {math.log(SEEN):.3f}), "
-      f"test accuracy {plain_accuracy:.4f}, mean feature norm {plain_embeddings.norm(dim=1).mean():.2f}")
-print(f"annealed:     loss per epoch {[round(v, 3) for v in annealed['history']['loss']]}, "
-      f"test accuracy {annealed['accuracy']:.4f}, mean feature norm {annealed['embeddings'].norm(dim=1).mean():.2f}")
-assert plain_embeddings.norm(dim=1).mean() < annealed["embeddings"].norm(dim=1).mean(), "annealing keeps |x| larger"
-if not FAST:  # the full-length run: pure A-Softmax trains too
-    assert plain_accuracy > annealed["accuracy"] - 0.005, f"no annealing: test accuracy {plain_accuracy:.4f}"
+runs = {"λ = 1 from step 0": (fixed_history, fixed_accuracy, fixed_embeddings),
+        "annealed to λ = 1": (annealed["history"], annealed["accuracy"], annealed["embeddings"])}
+for name, (history, acc, emb) in runs.items():
+    print(f"{name}: loss per epoch {[round(v, 3) for v in history['loss']]}, test accuracy {acc:.4f}, "
+          f"mean feature norm {emb.norm(dim=1).mean():.2f}")
+print(f"annealing minus fixed: accuracy {100 * (annealed['accuracy'] - fixed_accuracy):+.2f} points, first-epoch "
+      f"loss {annealed['history']['loss'][0] - fixed_history['loss'][0]:+.3f} (one seed: not pinned)")
+assert fixed_history["loss"][-1] < fixed_history["loss"][0], "the fixed-lambda control did not train"
 
 # %% [markdown]
-# Read the printout rather than the folklore. The losses are not comparable (the annealed run is measured against a
-# weaker margin); accuracies and feature norms are. Without annealing the features end **shorter** (a smaller
-# $\lVert x\rVert$, the scale of every logit), as the argument above predicts; the check above pins that. But pure
-# A-Softmax **trains** on 3-D MNIST: in the full-length run (the stored outputs) it ends within half a percentage
-# point of the annealed accuracy (also pinned); only in the short fast-mode run (CI) is it far behind. So in our small
-# network (BatchNorm, AdamW, a one-cycle learning rate) annealing steadies the start and the feature norm; it is not
-# needed to train. The paper needed it for deep face networks trained with plain SGD.
+# Read the printout rather than the folklore. Both runs end with the same loss, so their last-epoch losses,
+# accuracies and feature norms compare directly; the first epoch shows the start, where the annealed run still
+# trains against an almost margin-free target. In our small network (BatchNorm, AdamW, a one-cycle learning rate)
+# the difference is small and its sign changes with the seed (not pinned); the paper needed annealing for deep
+# face networks trained with plain SGD. Pure A-Softmax from the first step ($\lambda = 0$, the full margin) trains
+# here too: `train(SphereFace(3, SEEN, m=4), ..., warmup=0.0)`; an earlier full run of this notebook ended it within
+# half a point of the annealed accuracy (0.985 against 0.987), with shorter features (4.8 against 6.8).
 #
 # ### 2-D features and the margin explorer
 #

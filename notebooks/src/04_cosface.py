@@ -87,7 +87,7 @@ for ax, m in zip(axes, (0.0, 0.1, 0.2), strict=True):
 plt.show()
 
 # %% [markdown]
-# > **A common mix-up.** CosFace is the additive **cosine** margin, $\cos\theta_y - m$; ArcFace (notebook 05)
+# > **Misconception: CosFace is the angular margin.** CosFace is the additive **cosine** margin, $\cos\theta_y - m$; ArcFace (notebook 05)
 # > the additive **angular** margin, $\cos(\theta_y + m)$. Many blog posts swap the names.
 #
 # ## 2 · CosFace is one method
@@ -128,7 +128,7 @@ print("MyCosFace equals minifacenet.losses.CosFace")
 #
 # **A lower bound on $s$.** All logits lie in $[-s, s]$: with a small $s$ even a perfect feature cannot reach a
 # high probability. If the other $C - 1$ weights all sat at cosine $-1/(C-1)$ (a simplex, possible when
-# $C \le D + 1$), a target probability $P_W$ would need (CosFace, eq. 7)
+# $C \le D + 1$), a target probability $P_W$ would need (CosFace, eq. 6)
 #
 # $$s \ \ge\ \frac{C-1}{C}\,\ln\frac{(C-1)\,P_W}{1-P_W}.$$
 #
@@ -178,10 +178,17 @@ plt.show()
 
 # %% [markdown]
 # $p(\text{class } 0)$ around the circle, 7 classes: at $s = 30$ with and without margin, and at the bound's
-# $s$ (dotted), which stays far below 0.9.
+# $s$ **with the margin** (dotted): it peaks near 0.5, below the $P = 0.63$ printed above for the same $s$
+# without a margin, and far below 0.9.
 
 # %%
-viz.plot_probability_vs_s(loss="cosface", m=0.15, s=30.0, num_classes=7)
+fig = viz.plot_probability_vs_s(loss="cosface", m=0.15, s=30.0, num_classes=7)
+ax_p = fig.axes[0]
+at_bound = next(line for line in ax_p.get_lines() if line.get_label() == "s at its lower bound")
+at_bound.set_label("s at its lower bound, with the margin")
+ax_p.legend()
+print(f"peak of the dotted curve (the bound's s, m = 0.15): {at_bound.get_ydata().max():.2f}")
+assert at_bound.get_ydata().max() < 0.63  # the margin lowers it below the no-margin P printed above
 plt.show()
 
 # %% [markdown]
@@ -399,7 +406,7 @@ MarginExplorer(head=toy[0.15, SEEDS[0]]["head"], embeddings=toy[0.15, SEEDS[0]][
 # </details>
 #
 # **3.** CosFace's margin is constant in cosine. What gap in *angle* does $m = 0.2$ ask for between two
-# classes when $\theta_1 = 10°$, $45°$ and $90°$?
+# classes when $\theta_1 = 10°$, $45°$, $84°$ and $90°$? Where is it narrowest?
 #
 # <details><summary>Solution</summary>
 #
@@ -407,10 +414,11 @@ MarginExplorer(head=toy[0.15, SEEDS[0]]["head"], embeddings=toy[0.15, SEEDS[0]][
 #
 # ```python
 # import math
-# for degrees in (10, 45, 90):
+# for degrees in (10, 45, 84, 90):
 #     t = math.radians(degrees)
-#     print(degrees, math.degrees(math.acos(math.cos(t) - 0.2) - t))   # 28.3, 14.5, 11.5 degrees
+#     print(degrees, round(math.degrees(math.acos(math.cos(t) - 0.2) - t), 2))   # 28.3, 14.53, 11.48, 11.54
 # ```
-# The gap is wide near $0°$ and narrowest at $90°$: a margin in cosine is not a margin in angle. Notebook 05
-# (ArcFace) adds the margin to the angle instead.
+# The gap is wide near $0°$ and narrowest just short of $90°$: its derivative $\sin\theta_1/\sin\theta_2 - 1$
+# vanishes where $\theta_2 = 180° - \theta_1$, that is at $\cos\theta_1 = m/2$ ($84.3°$ for $m = 0.2$). A margin
+# in cosine is not a margin in angle; notebook 05 (ArcFace) adds the margin to the angle instead.
 # </details>

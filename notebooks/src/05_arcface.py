@@ -84,7 +84,8 @@ print(f"fast mode: {FAST}")
 # | **ArcFace** | $s\cos(\theta_y + m)$ | $\theta_1 + m = \theta_2$ |
 #
 # A sample of class 1 must be **$m$ radians closer** to $W_1$ than to $W_2$, whatever the angles; CosFace's gap
-# in *cosine* is a wide angle near $0°$, a narrow one near $90°$. The decision margins in the angular plane
+# in *cosine* is a wide angle near $0°$ and narrowest where $\cos\theta_1 = m/2$ ($80°$ for $m = 0.35$, just short
+# of $90°$). The decision margins in the angular plane
 # (ArcFace, Fig. 5; grey: neither class wins with margin):
 
 # %%
@@ -104,9 +105,9 @@ for degrees in (1, 30, 60, 80, 90, 120):
     print(f"theta1 = {degrees:3d} deg: CosFace gap {gap:5.1f} deg, ArcFace gap {math.degrees(m_demo):5.1f} deg")
 
 # %% [markdown]
-# > **A common mix-up.** The margin exists **only at training time**. At test time an ArcFace network is used
-# > by the cosine between two embeddings, like any other: the margin changes where training puts the
-# > features, not how they are compared.
+# > **Misconception: a margin of 28.6 is huge.** pytorch-metric-learning's `ArcFaceLoss` takes its margin in
+# > **degrees**: 28.6 is the paper's $m = 0.5$ rad. The paper, insightface and this library use radians, so
+# > copying a number between them without its unit trains a different loss (exercise 2).
 #
 # ## 2 · ArcFace is one method
 #
@@ -412,7 +413,7 @@ widgets.VBox([widgets.HBox(list(sliders.values())), combined_image])
 # network, data and budget, and measure ArcFace's Table 3 angles (degrees): **W-EC**, between each class
 # weight and its class centre; **W-Inter**, between each weight and its nearest other weight; **Intra**,
 # between each embedding and its class centre; **Inter**, between each class centre and its nearest other.
-# The paper's numbers come from 512-D features of 10,000 identities; compare the *direction* of each change:
+# The paper's Table 3 comes from 512-D ResNet50 features of CASIA-WebFace's 10,575 identities; compare the *direction* of each change:
 # here all four move the paper's way.
 
 # %%
@@ -498,11 +499,16 @@ for key, sign in (("w_ec", -1), ("intra", -1), ("w_inter", +1), ("inter", +1)):
 # <details><summary>Solution</summary>
 #
 # $28.6° = 0.499$ rad, ArcFace's $m = 0.5$. At $\theta_1 = 90°$ CosFace's gap is
-# $\arccos(-m) - \pi/2 = \arcsin m$, so $m = \sin 0.499 = 0.479$ gives the same gap there (and a wider one
-# everywhere else).
+# $\arccos(-m) - \pi/2 = \arcsin m$, so $m = \sin 0.499 = 0.479$ gives the same gap there. Not everywhere
+# else: CosFace's gap is narrowest at $\cos\theta_1 = m/2$ ($76°$, $27.7°$), so $m = 0.479$ is *narrower* than
+# ArcFace's $28.6°$ for $\theta_1$ from about $62°$ to $89°$, and wider below and beyond.
 #
 # ```python
-# print(math.radians(28.6), math.sin(math.radians(28.6)))   # 0.4992  0.4787
+# m = math.sin(math.radians(28.6))
+# print(math.radians(28.6), m)   # 0.4992  0.4787
+# for degrees in (30, 62, 76, 89, 90, 120):
+#     t = math.radians(degrees)
+#     print(degrees, round(math.degrees(math.acos(math.cos(t) - m) - t), 1))   # 37.2 28.5 27.7 28.5 28.6 48.2
 # ```
 # </details>
 #

@@ -84,7 +84,7 @@ print(f"fast mode: {FAST}")
 #
 # A sample **violates** the margin when its target logit, margin applied, does not beat every other logit.
 #
-# > **A common mix-up.** A violator is not an error. At test time there is no margin: a violator whose
+# > **Misconception: a violator is an error.** At test time there is no margin: a violator whose
 # > plain cosine is highest for its own class is classified correctly. Only at $m = 0$ (normalised softmax)
 # > are the violators exactly the misclassified samples.
 
@@ -142,7 +142,8 @@ plt.show()
 # violations must grow with the margin: a check of the whole pipeline on the trained features
 counts = [int(violation_mask(embeddings, seen_labels, head.weight, loss="arcface", m=m).sum())
           for m in (0.0, 0.2, 0.4, 0.6, 0.8)]
-print("ArcFace violators at m = 0, 0.2, 0.4, 0.6, 0.8:", counts, f"of {len(seen_labels)}")
+print(f"of {len(seen_labels)} seen test digits: {counts[0]} misclassified (m = 0, no margin); "
+      f"ArcFace margin violators at m = 0.2, 0.4, 0.6, 0.8: {counts[1:]}")
 assert (np.diff(counts) >= 0).all() and counts[-1] > counts[0], counts
 # exercise 1 below: few violate the trained m = 0.2; in the full run, fewer than half violate m = 0.8
 # (fast mode's small, short run leaves that count near half, so it is not checked there)
@@ -298,8 +299,8 @@ if TRAINED_MODE:
 # print(margins[np.searchsorted(share, 0.5)])
 # ```
 # The features were trained with $m = 0.2$, so few of the seen test digits violate $m = 0.2$. Read the counts
-# printed under the static panels (ArcFace violators at $m = 0, 0.2, \dots, 0.8$): past the trained margin they
-# grow faster and faster, and half of them violate only a margin beyond $0.8$ rad, close to $2\pi/7 = 0.90$
+# printed under the static panels (the misclassified at $m = 0$, the violators at $m = 0.2, \dots, 0.8$): past the
+# trained margin they grow faster and faster, and half of them violate only a margin beyond $0.8$ rad, close to $2\pi/7 = 0.90$
 # where the arcs vanish (seven classes share the circle, $51°$ each). The code above finds it to 0.01.
 # </details>
 #
@@ -309,7 +310,7 @@ if TRAINED_MODE:
 # <details><summary>Solution</summary>
 #
 # They agree for $\theta \le \pi - m$. Past it, both must keep falling; they just continue differently:
-# `ArcFace` uses $\cos\theta - m\sin m$, `CombinedMargin` reflects to $-1 - (m_1\theta + m_2 - \pi)$.
+# `ArcFace` uses $\cos\theta - m\sin m$, `CombinedMargin` continues linearly, $-1 - (m_1\theta + m_2 - \pi)$.
 #
 # ```python
 # import torch
