@@ -6,6 +6,7 @@
     python scripts/build_notebooks.py --no-run   # convert only, no execution
     python scripts/build_notebooks.py --text-only 05   # prose edits: keep the stored outputs
     python scripts/build_notebooks.py --times    # run times (fast, full) and reading times (no build)
+    python scripts/build_notebooks.py --measure --fast 04   # record the run time; keep the stored notebook
 
 Sources live in ``notebooks/src/NN_name.py`` (percent format); the notebooks are paired
 with them (``jupytext.formats``), so saving in JupyterLab with jupytext updates both.
@@ -198,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="convert without executing")
     parser.add_argument("--text-only", action="store_true", help="markdown edits only: keep outputs")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
-    parser.add_argument("--times", action="store_true", help="print the reading-time table; build nothing")
+    parser.add_argument("--times", action="store_true", help="print the run and reading times; build nothing")
+    parser.add_argument("--measure", action="store_true", help="execute, record the run time, write nothing")
     args = parser.parse_args(argv)
     sources = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
     sources = [s for s in sources if not args.prefixes or s.stem.startswith(tuple(args.prefixes))]
@@ -219,6 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         seconds = execute(nb, fast=args.fast, timeout=args.timeout) if run else 0.0
         if run:
             record_run_time(source.stem, "fast" if args.fast else "full", seconds)
+        if args.measure:
+            mode = "fast" if args.fast else "full"
+            print(f"{source.stem}: {mode} {seconds:.1f} s (measured, not written)", flush=True)
+            continue
         strip_widget_state(nb)
         nbformat.write(nb, target)
         mode = "fast" if args.fast else "full"

@@ -164,6 +164,7 @@ runs = {}
 for name, head in heads.items():
     seed_everything(SEED)
     model = EmbeddingNet(embedding_dim=2, widths=(16, 32, 64), hidden=64)
+    # the course recipe (minifacenet.recipe) for all three heads, but batches of 64: more steps from few images
     history = fit(model, head, x_train, y_train, epochs=EPOCHS, batch_size=64, seed=SEED, progress=False)
     if isinstance(head, SphereFace):
         head.lamb = head.lamb_min  # the margin it trained with at the end (fit leaves the pure formula, lambda = 0)
@@ -182,7 +183,8 @@ for name, run in runs.items():
 # %% [markdown]
 # ## Six panels: SphereFace's Fig. 2 on MNIST
 #
-# Top: test features (digits 0–6 coloured, unseen 7–9 black), class weights $W_j$ as arrows, **decision
+# Top: test features (digits 0–6 coloured, unseen 7–9 black), class weights $W_j$ as arrows whose lengths are
+# proportional to $\lVert W_j\rVert$ (the longest reaches the 95th percentile of the features), **decision
 # boundaries** as black lines. Bottom: the same features by angle, one histogram per class, decision boundaries
 # dotted. For A-Softmax the shaded bands are where each class wins **with its training margin** (at the
 # $\lambda$ training ended with); between them lie the gaps the margin asks for.
@@ -231,10 +233,12 @@ def plot_euclidean(features, labels, head, *, ax, title: str):
         ax.contour(gx, gy, (region == j).astype(float), levels=[0.5], colors="black", linewidths=0.8)
     ax.scatter(*f[seen].T, c=CLASS_COLORS[labels[seen]], s=3, alpha=0.5)
     ax.scatter(*f[~seen].T, c="black", s=3, alpha=0.4, label="unseen 7, 8, 9")
-    for j, direction in enumerate(F.normalize(head.weight.detach(), dim=1).numpy()):
-        ax.annotate("", xy=direction * reach, xytext=(0, 0),
-                    arrowprops={"arrowstyle": "->", "color": CLASS_COLORS[j], "linewidth": 2})
-        ax.text(*(direction * reach * 1.12), str(j), color=CLASS_COLORS[j], fontsize=11, ha="center", va="center")
+    weight = head.weight.detach()
+    lengths = (weight.norm(dim=1) / weight.norm(dim=1).max()).numpy()  # [C], the longest weight = 1
+    for j, direction in enumerate(F.normalize(weight, dim=1).numpy()):
+        tip = direction * reach * lengths[j]  # the arrow's length shows the weight norm
+        ax.annotate("", xy=tip, xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": CLASS_COLORS[j], "linewidth": 2})
+        ax.text(*(tip + 0.12 * reach * direction), str(j), color=CLASS_COLORS[j], fontsize=11, ha="center", va="center")
     ax.set(title=title, xlabel="feature 1", ylabel="feature 2", aspect="equal", xlim=(-limit, limit), ylim=(-limit, limit))
     ax.legend(loc="lower right")
 
@@ -272,12 +276,15 @@ plt.show()
 a_softmax = runs["A-Softmax (m = 4)"]
 in_band = (trained_region(a_softmax["features"][seen_test], a_softmax["head"]) == test_labels[seen_test]).float().mean()
 print(f"A-Softmax: seen test digits inside their own shaded band: {in_band:.1%}")
+norms = runs["softmax"]["head"].weight.detach().norm(dim=1)
+print("softmax weight norms ||W_j||:", [round(float(n), 2) for n in norms], "| biases:",
+      [round(float(b), 2) for b in runs["softmax"]["head"].bias.detach()])
 assert in_band > 0.5, "most seen digits should sit inside the band of their class"
 
 # %% [markdown]
 # What to see:
-# - **Softmax**: radial petals; boundaries need not pass through the origin (biases), and the weight norms move
-#   them off the bisectors of the arrows.
+# - **Softmax**: radial petals; boundaries need not pass through the origin (biases), and the unequal weight norms
+#   (unequal arrows) move them off the bisectors of the arrows.
 # - **Modified softmax**: boundaries are rays through the origin, on the bisectors; classes touch there.
 # - **A-Softmax**: the same boundaries at test time, but training pulled most of each class inside its shaded
 #   band (counted under the figure).
@@ -369,7 +376,10 @@ display(explorer)
 
 # %% [markdown]
 # ## What to remember
-# - Softmax logits are $\lVert W_j\rVert\lVert x\rVert\cos\theta_j + b_j$: the angle decides, the length sets the confidence.
+# - Softmax logits are $\lVert W_j\rVert\lVert x\rVert\cos\theta_j + b_j$. With equal weight norms and no biases the angle
+#   decides and the length only sets the confidence; softmax's unequal norms and biases let the length decide too
+#   (along one ray, one class can win near the origin by its bias and another far out by its larger
+#   $\lVert W_j\rVert\cos\theta_j$).
 # - Modified softmax ($\lVert W_j\rVert = 1$, $b_j = 0$) decides by angle alone; A-Softmax adds a margin to that, and
 #   nothing else: narrower classes, gaps between them.
 # - A closed-set classifier names every stranger as someone it knows, often confidently. Open-set recognition

@@ -193,6 +193,7 @@ pair_same = torch.as_tensor(same_digit)
 dist_before = pair_distances(emb_before, pair_i, pair_j)
 
 # %%
+# the course recipe (minifacenet.recipe), in P x K batches: 7 digits x 14 images
 history = fit(model, loss, x_train, y_train, epochs=EPOCHS, batch_size=98, classes_per_batch=SEEN, seed=SEED,
               progress=False)
 emb_after = embed(model, x_test)

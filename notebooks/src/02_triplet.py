@@ -162,6 +162,7 @@ def train_triplet(*, mining: str, seed: int = SEED):
     """A fresh 2-D network trained with triplet loss and the given mining; (model, history)."""
     seed_everything(seed)
     model = EmbeddingNet(embedding_dim=2, widths=(16, 32, 64), hidden=64)
+    # the course recipe (minifacenet.recipe) for every mining, in P x K batches: 7 digits x 14 images
     history = fit(model, TripletLoss(margin=ALPHA, mining=mining), x_train, y_train,
                   epochs=EPOCHS, batch_size=98, classes_per_batch=SEEN, seed=seed, progress=False)
     return model, history

@@ -66,7 +66,8 @@ TRAIN_SIZE = 6000 if FAST else 20000  # MNIST training digits for the 2-D model
 TRAIN_SIZE_3D = 3000 if FAST else 10000  # ... and for each of the two 3-D models
 TEST_SIZE = 2000 if FAST else 10000  # MNIST test digits we embed and plot
 EPOCHS = 3 if FAST else 5
-BATCH = 64 if FAST else 128  # small batches: more steps from few images
+BATCH = 64 if FAST else 128  # the course recipe (minifacenet.recipe) for every head here, but smaller
+# batches than its 256: more steps from few images
 print(f"fast mode: {FAST}")
 
 
