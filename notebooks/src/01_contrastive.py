@@ -210,9 +210,10 @@ def plot_distance_histograms(distances: torch.Tensor, same: torch.Tensor, *, mar
     """Histograms of pair distances, positives vs negatives, with the margin marked (if given)."""
     ax = ax or plt.subplots(figsize=(5, 3.5))[1]
     bins = np.linspace(0, float(distances.max()) * 1.05, 40)
+    # negatives filled light, positives as a black outline: where they overlap, both stay readable
     ax.hist(distances[~same].numpy(), bins=bins, density=True, color=PAIR_COLORS["negative"], label="negative pairs")
-    ax.hist(distances[same].numpy(), bins=bins, density=True, alpha=0.6, color=PAIR_COLORS["positive"],
-            label="positive pairs")
+    ax.hist(distances[same].numpy(), bins=bins, density=True, histtype="step", linewidth=1.5,
+            color=PAIR_COLORS["positive"], label="positive pairs")
     if margin is not None:
         ax.axvline(margin, color="black", linestyle="--", linewidth=1, label=f"margin m = {margin:.2f}")
     ax.set(xlabel="distance d", ylabel="density", title=title)

@@ -342,7 +342,8 @@ scores, same_digit, _ = pair_scores(chosen["test"][unseen_index], y_test[unseen_
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
 bins = np.linspace(-1, 1, 41)
 axes[0].hist(scores[~same_digit], bins=bins, density=True, color="darkgray", label="different digits")
-axes[0].hist(scores[same_digit], bins=bins, density=True, alpha=0.6, color="black", label="same digit")
+axes[0].hist(scores[same_digit], bins=bins, density=True, histtype="step", linewidth=1.5, color="black",
+             label="same digit")
 axes[0].set(title=f"Unseen pairs: AUC {report['auc']:.1%}, TAR@FAR=1% {report['tar@far=0.01']:.1%}",
             xlabel="cosine of a pair of unseen test digits", ylabel="density")
 axes[0].legend(loc="upper left")

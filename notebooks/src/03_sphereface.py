@@ -257,11 +257,13 @@ def draw_sphere(ax, embeddings, labels, head, *, elev: float, azim: float, max_p
     region = trained_region(torch.as_tensor(grid.reshape(-1, 3)), head).numpy().reshape(grid.shape[:2])  # class or -1
     colors = viz.class_colors(10)
     faces = np.where(region[..., None] >= 0, 0.5 * colors[region.clip(0)] + 0.5, [0.85, 0.85, 0.85, 1.0])
+    view = np.radians([elev, azim])
+    towards = np.array([np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])])
+    # matplotlib has no depth buffer: the far hemisphere's caps would show through, so they are transparent
+    faces[..., 3] = np.where(grid @ towards > -0.05, 1.0, 0.0)
     ax.computed_zorder = False
     ax.plot_surface(*(0.98 * grid).transpose(2, 0, 1), facecolors=faces, shade=False, linewidth=0,
                     rcount=grid.shape[0], ccount=grid.shape[1])  # every grid cell, not 50 x 50
-    view = np.radians([elev, azim])
-    towards = np.array([np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])])
     points = torch.nn.functional.normalize(embeddings[:max_points], dim=1).numpy()
     front = points @ towards > 0  # matplotlib has no depth buffer: draw what faces the viewer
     ax.scatter(*points[front].T, c=colors[labels[:max_points][front]], s=4, depthshade=False)
@@ -306,7 +308,7 @@ for ax, (m, run) in zip(axes, seen.items(), strict=True):
     run["positive_95"], run["negative_5"] = np.percentile(angle[same], 95), np.percentile(angle[~same], 5)
     bins = np.linspace(0, math.pi, 61)
     ax.hist(angle[~same], bins=bins, density=True, color="darkgray", label="negative pairs")
-    ax.hist(angle[same], bins=bins, density=True, alpha=0.6, color="black", label="positive pairs")
+    ax.hist(angle[same], bins=bins, density=True, histtype="step", linewidth=1.5, color="black", label="positive pairs")
     ax.set(xlabel="angle between two features (radians)", title=f"m = {m}")
 axes[0].set_ylabel("density")
 axes[0].legend(loc="upper right")

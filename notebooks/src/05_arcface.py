@@ -363,9 +363,10 @@ def draw_combined(ax_curve, ax_plane, m1, m2, m3):
     """Target logit of the paper's settings and of (m1, m2, m3); its binary boundary beside."""
     for name, (a, b, c) in SETTINGS.items():
         curve = target_logit_curve("combined", theta, s=1.0, m1=a, m2=b, m3=c)
-        ax_curve.plot(degrees, curve, lw=1.2, alpha=0.6, label=f"{name} {a, b, c}")
+        ax_curve.plot(degrees, curve, lw=3, alpha=0.6, label=f"{name} {a, b, c}")
     mine = target_logit_curve("combined", theta, s=1.0, m1=m1, m2=m2, m3=m3)
-    ax_curve.plot(degrees, mine, "k", lw=2.5, label=f"yours ({m1:g}, {m2:g}, {m3:g})")
+    # dashed and thin on top: a paper setting under it (CM1 at the start) still shows
+    ax_curve.plot(degrees, mine, "k--", lw=1.5, label=f"yours ({m1:g}, {m2:g}, {m3:g})")
     ax_curve.set(xlabel="θ (degrees)", ylabel="target logit / s", xlim=(0, 180), ylim=(-2.5, 1.05),
                  title="combined margin: cos(m1·θ + m2) − m3")
     ax_curve.legend(fontsize=8, loc="lower left")
