@@ -312,6 +312,33 @@ print(f"m = {MARGIN}: {100 * in_gap['seen']:.0f}% of the seen test digits and {1
       "of the unseen ones lie in a grey gap")
 assert in_gap["seen"] < in_gap["strangers"] < 0.5, in_gap
 
+
+# %%
+def plot_strangers_by_angle(strangers, weight, margin, *, ax, title=""):
+    """A histogram of the strangers' angles [S, 2] over the circle, each seen class's margin arc shaded, gaps grey."""
+    degrees = np.arange(-180, 180.25, 0.25)
+    directions = np.stack([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))], axis=1)  # [A, 2]
+    regions = region_labels(directions, weight, margin)  # class of each direction's arc, -1 in a gap
+    colors = viz.class_colors(10)
+    for j in range(len(weight)):
+        ax.fill_between(degrees, 0, 1, where=regions == j, color=colors[j], alpha=0.3, linewidth=0,
+                        transform=ax.get_xaxis_transform())
+    ax.fill_between(degrees, 0, 1, where=regions == -1, color="0.55", alpha=0.5, linewidth=0,
+                    transform=ax.get_xaxis_transform(), label="grey gap (no class wins with margin)")
+    angles = np.degrees(np.arctan2(strangers[:, 1], strangers[:, 0]))
+    ax.hist(angles, bins=np.arange(-180, 181, 3), color="black", label=f"unseen 7, 8, 9 ({len(angles)})")
+    ax.set(xlim=(-180, 180), xticks=range(-180, 181, 45), xlabel="angle on the circle (degrees)",
+           ylabel="strangers per 3°", title=title)
+    ax.legend(loc="upper right", fontsize=8)
+
+
+# the dots above overlap into a band; by angle, the strangers in each arc and each gap can be read off
+fig, ax = plt.subplots(figsize=(13, 3.4), constrained_layout=True)
+strangers = models[MARGIN]["strangers"].numpy()
+plot_strangers_by_angle(strangers, head.weight.detach().numpy(), final_margin, ax=ax,
+                        title=f"m = {MARGIN}: the unseen digits by angle, {100 * in_gap['strangers']:.0f}% in a grey gap")
+plt.show()
+
 # %% [markdown]
 # Training pushed the seen digits out of the gaps, but no term of the loss acts on digits it never saw: a larger
 # share of the strangers lies in the gaps. Most of them land inside the arcs of seen digits, where the angle
@@ -415,8 +442,9 @@ widgets.VBox([widgets.HBox(list(sliders.values())), combined_image])
 # network, data and budget, and measure ArcFace's Table 3 angles (degrees): **W-EC**, between each class
 # weight and its class centre; **W-Inter**, between each weight and its nearest other weight; **Intra**,
 # between each embedding and its class centre; **Inter**, between each class centre and its nearest other.
-# The paper's Table 3 comes from 512-D ResNet50 features of CASIA-WebFace's 10,575 identities; compare the *direction* of each change:
-# here all four move the paper's way.
+# The paper's Table 3 comes from 512-D ResNet50 features of CASIA-WebFace's 10,575 identities; compare the *direction*
+# of each change (the last line counts how many move the paper's way; on 7 digits in 3-D the count changes with the
+# seed, so it is printed, not pinned).
 
 # %%
 def train_3d(head):
@@ -464,9 +492,12 @@ for name in stats:
                   for key in ("w_ec", "w_inter", "intra", "inter"))
     print(f"{name:10s}{row}")
 print("ours (paper's Table 3 in brackets), degrees")
-# every angle moves the paper's way: W-EC and Intra down, W-Inter and Inter up, from NormFace to ArcFace
-for key, sign in (("w_ec", -1), ("intra", -1), ("w_inter", +1), ("inter", +1)):
-    assert sign * (stats["ArcFace"][key] - stats["NormFace"][key]) > 0, (key, stats)
+# the paper's way, from NormFace to ArcFace: W-EC and Intra down, W-Inter and Inter up; one seed, so printed, not
+# pinned (W-Inter in particular turns with the seed: both heads start from the same evenly spread weights)
+names = {"w_ec": "W-EC", "intra": "Intra", "w_inter": "W-Inter", "inter": "Inter"}
+paper_way = [names[key] for key, sign in (("w_ec", -1), ("intra", -1), ("w_inter", +1), ("inter", +1))
+             if sign * (stats["ArcFace"][key] - stats["NormFace"][key]) > 0]
+print(f"moved the paper's way on this seed: {len(paper_way)} of 4 ({', '.join(paper_way) or 'none'})")
 
 # %% [markdown]
 # ### At full scale
