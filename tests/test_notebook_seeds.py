@@ -15,11 +15,13 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "notebooks" / "src").glob("[0-9]*.py"))
 OTHER_SEEDS = (1, 2)
 THREADS = 2  # CI and the stored outputs use one (OMP_NUM_THREADS=1)
+CELL_TIMEOUT_S = 300  # a fast-mode cell takes under a minute, even on a loaded 2-core CPU
 _spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
 build_notebooks = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build_notebooks)
@@ -31,6 +33,11 @@ _spec.loader.exec_module(build_notebooks)
 def test_notebook_asserts_hold_for_another_seed(source: Path, seed: int, monkeypatch) -> None:
     monkeypatch.setenv("MINIFACENET_SEED", str(seed))
     monkeypatch.setenv("OMP_NUM_THREADS", str(THREADS))
-    nb = build_notebooks.convert(source)
-    # a failing cell raises nbclient's CellExecutionError with the assert and its message
-    build_notebooks.execute(nb, fast=True, timeout=600)
+    # a failing cell raises nbclient's CellExecutionError with the assert and its message. A kernel that sits
+    # idle while the client waits (seen a few times under heavy load; docs/notebook_times.md)
+    # ends in a timeout; one fresh try then tells a hang from a failure.
+    try:
+        build_notebooks.execute(build_notebooks.convert(source), fast=True, timeout=CELL_TIMEOUT_S)
+    except (CellTimeoutError, DeadKernelError) as hang:
+        print(f"{source.stem}, seed {seed}: {type(hang).__name__}; one more try in a fresh kernel")
+        build_notebooks.execute(build_notebooks.convert(source), fast=True, timeout=CELL_TIMEOUT_S)
