@@ -168,6 +168,9 @@ print("the margin alone, ArcFace minus NormFace (same start, same photos, one ru
       + "  ".join(f"{key} {value:+5.1f}°" for key, value in margin_alone.items()))
 assert toy["arcface"][2]["loss"][-1] < toy["arcface"][2]["loss"][0], "ArcFace did not learn"
 # what the next cell says: both normalised heads keep their weights spread from the start, softmax's are not
+for name in ("normface", "arcface"):
+    assert toy_angles[name]["w_inter"] > toy_angles["softmax"]["w_inter"], toy_angles
+    assert toy_angles[name]["w_ec"] < toy_angles["softmax"]["w_ec"], toy_angles
 
 # %% [markdown]
 # The weights' even spread around the circle is not the margin's doing: the library *starts* every normalised
