@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no notebook sources match {args.prefixes} in {NOTEBOOKS / 'src'}")
     if args.times:
         print("Run times: wall (kernel start included) and the kernel's CPU time, one torch thread: what an\n"
-              f"idle 2-core CPU takes. Full-run budget {FULL_BUDGET_S} s (Colab's free runtime has 2 cores).\n")
+              f"idle 2-core CPU takes. Full-run budget {FULL_BUDGET_S} s.\n")
         print(run_times_table(sources))
         print("\nReading times:\n")
         print(times_table(sources))
