@@ -412,8 +412,8 @@ assert fixed_history["loss"][-1] < fixed_history["loss"][0], "the fixed-lambda c
 # Read the printout rather than the folklore. Both runs end with the same loss, so their last-epoch losses,
 # accuracies and feature norms compare directly; the first epoch shows the start, where the annealed run still
 # trains against an almost margin-free target. In our small network (BatchNorm, AdamW, a one-cycle learning rate)
-# the difference is small and its sign changes with the seed (not pinned); the paper needed annealing for deep
-# face networks trained with plain SGD. Pure A-Softmax from the first step ($\lambda = 0$, the full margin) trains
+# both train; how much the fade-in adds is the printed difference, one seed, so it is not pinned. The paper needed
+# annealing for deep face networks trained with plain SGD. Pure A-Softmax from the first step ($\lambda = 0$, the full margin) trains
 # here too: `train(SphereFace(3, SEEN, m=4), ..., warmup=0.0)`; an earlier full run of this notebook ended it within
 # half a point of the annealed accuracy (0.985 against 0.987), with shorter features (4.8 against 6.8).
 #
