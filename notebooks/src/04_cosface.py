@@ -39,7 +39,7 @@ plt.rcParams.update({"figure.dpi": 80, "font.size": 10, "axes.titlesize": 11, "l
 pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 
 # %%
-FAST = False  # True: a shortened run, about 0.5 min on a 2-core CPU; False: the full lesson, about 3 min
+FAST = False  # True: a shortened run, about 0.5 min on a 2-core CPU; False: the full lesson, about 2.5 min
 import os
 
 import matplotlib.pyplot as plt
