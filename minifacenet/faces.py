@@ -369,5 +369,6 @@ def format_result(result: FoldResult) -> str:
     s = result.scores
     return (
         f"fold {result.fold} {result.loss:12s} AUC {s['auc']:.3f}  EER {s['eer']:.3f}  "
-        f"TAR@FAR=1% {s['tar@far=0.01']:.3f}  1-NN {s['knn_accuracy']:.3f}  ({s['seconds']:.0f} s)"
+        f"TAR@FAR=1% {s['tar@far=0.01']:.3f}  1-NN leave-one-out {s['knn_accuracy']:.3f}  "
+        f"({s['seconds']:.0f} s)"
     )

@@ -61,6 +61,6 @@ class LessonRun:
 # The lessons' live run, full mode and fast mode (MINIFACENET_FAST=1, CI): pick with
 # LESSON_RUN["fast" if FAST else "full"].
 LESSON_RUN = {
-    "full": LessonRun(train_images=20000, test_images=10000, epochs=COURSE_RECIPE.epochs, dim=2),
+    "full": LessonRun(train_images=12000, test_images=6000, epochs=COURSE_RECIPE.epochs, dim=2),
     "fast": LessonRun(train_images=4000, test_images=2000, epochs=2, dim=2),
 }

@@ -5,7 +5,8 @@
     python scripts/build_notebooks.py --fast     # fast mode (MINIFACENET_FAST=1), as CI runs them
     python scripts/build_notebooks.py --no-run   # convert only, no execution
     python scripts/build_notebooks.py --text-only 05   # prose edits: keep the stored outputs
-    python scripts/build_notebooks.py --times    # reading-time table of the sources (no build)
+    python scripts/build_notebooks.py --times    # run times (fast, full) and reading times (no build)
+    python scripts/build_notebooks.py --measure --fast 04   # record the run time; keep the stored notebook
 
 Sources live in ``notebooks/src/NN_name.py`` (percent format); the notebooks are paired
 with them (``jupytext.formats``), so saving in JupyterLab with jupytext updates both.
@@ -15,6 +16,11 @@ and any that slip through are dropped: a stored bar is frozen at whatever it sho
 each notebook's run time and any page problem (:func:`page_problems`: stderr, progress bars,
 plotly figures without a PNG beside them), which tests/test_notebooks.py also checks.
 
+Run times: every executed build records its wall time (fast or full mode, with the date and the machine's
+CPU count and load) in ``docs/notebook_run_times.json``; ``--times`` prints them beside the budget, a full
+run of at most ``FULL_BUDGET_S`` seconds on a 2-core CPU (Colab's free runtime). The navigation lines and the
+README's notebook table are rewritten after every build (``scripts/notebook_links.py``).
+
 Reading time (``--times``): the *core path* of a lesson is every cell before the first
 heading that says "Going further"; its prose words and code lines (no blanks, no comments)
 are what a teacher walks through in class (docs/notebook_times.md).
@@ -23,8 +29,11 @@ are what a teacher walks through in class (docs/notebook_times.md).
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -41,6 +50,8 @@ GOING_FURTHER = re.compile(r"^#+ .*going further", re.IGNORECASE | re.MULTILINE)
 PROGRESS_BAR = re.compile(r"\d+%\|")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WORDS_PER_MINUTE = 200  # an assumed reading pace, not a measurement
+RUN_TIMES = ROOT / "docs" / "notebook_run_times.json"
+FULL_BUDGET_S = 180  # a full run on a 2-core CPU (Colab's free runtime has two)
 
 
 def convert(source: Path) -> nbformat.NotebookNode:
@@ -53,8 +64,18 @@ def convert(source: Path) -> nbformat.NotebookNode:
     return nb
 
 
+def kernel_cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process's finished children: the kernels, once shut down."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
-    """Run every cell in a fresh kernel inside notebooks/; return the seconds it took."""
+    """Run every cell in a fresh kernel inside notebooks/; return the seconds it took.
+
+    The kernel's CPU seconds are left in ``execute.cpu_seconds``: on a loaded machine the wall time is an
+    upper bound, and the CPU time (one torch thread) is what an idle 2-core CPU would take.
+    """
     saved = {name: os.environ.get(name) for name in ("MINIFACENET_FAST", "MPLBACKEND", "TQDM_DISABLE")}
     os.environ["MINIFACENET_FAST"] = "1" if fast else "0"
     # a progress bar stored in a page is frozen at its last frame
@@ -62,11 +83,13 @@ def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
     # always the inline backend: an inherited MPLBACKEND=Agg would silently drop every figure
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     try:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), kernel_cpu_seconds()
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(NOTEBOOKS)}})
         client.execute()
-        return time.perf_counter() - start
+        wall = time.perf_counter() - start
+        execute.cpu_seconds = kernel_cpu_seconds() - cpu_start  # the kernel is shut down and reaped by now
+        return wall
     finally:
         for name, value in saved.items():
             if value is None:
@@ -150,6 +173,37 @@ def times_table(sources: list[Path]) -> str:
     return "\n".join(rows)
 
 
+def record_run_time(name: str, mode: str, seconds: float, cpu_seconds: float | None = None) -> None:
+    """Keep the latest measured wall time (and kernel CPU time) of ``name`` in ``mode`` ("fast" or "full")."""
+    times = json.loads(RUN_TIMES.read_text()) if RUN_TIMES.exists() else {}
+    times.setdefault(name, {})[mode] = {
+        "seconds": round(seconds, 1),
+        "cpu_seconds": None if cpu_seconds is None else round(cpu_seconds, 1),
+        "date": datetime.date.today().isoformat(),
+        "cpus": os.cpu_count(),
+        "load": round(os.getloadavg()[0], 1),
+    }
+    RUN_TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+
+
+def run_times_table(sources: list[Path]) -> str:
+    """The measured run times, fast and full, against the full-run budget."""
+    times = json.loads(RUN_TIMES.read_text()) if RUN_TIMES.exists() else {}
+    rows = ["| notebook | fast | full | full CPU ≤ budget | measured (date, CPUs, load) |",
+            "|---|---|---|---|---|"]
+    for source in sources:
+        runs = times.get(source.stem, {})
+        cell = {mode: (f"{runs[mode]['seconds']:.0f} s wall, {runs[mode].get('cpu_seconds') or 0:.0f} s CPU"
+                       if mode in runs else "not measured") for mode in ("fast", "full")}
+        full = runs.get("full", {}).get("cpu_seconds") or runs.get("full", {}).get("seconds")
+        over = f"**no** (> {FULL_BUDGET_S} s)"
+        within = "—" if full is None else ("yes" if full <= FULL_BUDGET_S else over)
+        when = "; ".join(f"{mode} {run['date']}, {run['cpus']} CPUs, load {run['load']}"
+                         for mode, run in runs.items())
+        rows.append(f"| {source.stem} | {cell['fast']} | {cell['full']} | {within} | {when} |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -159,13 +213,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="convert without executing")
     parser.add_argument("--text-only", action="store_true", help="markdown edits only: keep outputs")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
-    parser.add_argument("--times", action="store_true", help="print the reading-time table; build nothing")
+    parser.add_argument("--times", action="store_true", help="print the run and reading times; build nothing")
+    parser.add_argument("--measure", action="store_true", help="execute, record the run time, write nothing")
     args = parser.parse_args(argv)
     sources = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
     sources = [s for s in sources if not args.prefixes or s.stem.startswith(tuple(args.prefixes))]
     if not sources:
         parser.error(f"no notebook sources match {args.prefixes} in {NOTEBOOKS / 'src'}")
     if args.times:
+        print("Run times: wall (kernel start included) and the kernel's CPU time, one torch thread: what an\n"
+              f"idle 2-core CPU takes. Full-run budget {FULL_BUDGET_S} s.\n")
+        print(run_times_table(sources))
+        print("\nReading times:\n")
         print(times_table(sources))
         return 0
     for source in sources:
@@ -175,6 +234,13 @@ def main(argv: list[str] | None = None) -> int:
             keep_outputs(nb, target)
         run = not (args.no_run or args.text_only)
         seconds = execute(nb, fast=args.fast, timeout=args.timeout) if run else 0.0
+        if run:
+            record_run_time(source.stem, "fast" if args.fast else "full", seconds, execute.cpu_seconds)
+        if args.measure:
+            mode = "fast" if args.fast else "full"
+            print(f"{source.stem}: {mode} {seconds:.1f} s wall, {execute.cpu_seconds:.1f} s kernel CPU "
+                  "(measured, not written)", flush=True)
+            continue
         strip_widget_state(nb)
         nbformat.write(nb, target)
         mode = "fast" if args.fast else "full"
@@ -182,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{target.name}: {mode} {seconds:.1f} s, {target.stat().st_size / 1e6:.2f} MB", flush=True)
         for problem in page_problems(nb):
             print(f"  {target.name}: {problem}", flush=True)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "notebook_links.py")], check=True)
     subprocess.run([sys.executable, str(ROOT / "scripts" / "colab_badges.py")], check=True)
     return 0
 

@@ -27,9 +27,11 @@ case "$job" in
     MINIFACENET_FAST=1 python -m pytest --nbval-lax --durations=15 tests notebooks "${@:2}"
     ;;
   colab)
-    # Colab's widget stack (tests/colab_versions.json) in a second venv that borrows everything else
-    # (torch, pytest, nbval, ipykernel) from the main one through a .pth file placed after its own
-    # packages, so its pinned versions win. Widget tests and notebook 07 (fast mode) run there.
+    # Colab's versions (tests/colab_versions.json: the widget stack, torch 2.11, torchvision 0.26,
+    # NumPy 2.1.3, scikit-learn 1.6.1, matplotlib...) in a second venv that borrows everything else
+    # (pytest, nbval, ipykernel, scipy) from the main one through a .pth file placed after its own
+    # packages, so its pinned versions win. The first install takes minutes (docs/notebook_times.md).
+    # Library tests, widget tests and notebooks 03, 05, 07 (fast mode) run there.
     # No browser test: JupyterLab 4 cannot render a 7.7.1 kernel's widgets (docs/testing.md).
     colab_venv="${MINIFACENET_COLAB_VENV:-.venv-colab}"
     main_site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
@@ -39,13 +41,19 @@ case "$job" in
     if [ tests/colab_versions.json -nt "$colab_venv/.installed" ]; then
       # shellcheck disable=SC2086
       "$colab_venv/bin/python" -m pip install --quiet --no-deps $pins ipython_genutils tenacity
+      # torch and torchvision with their own dependencies (the CUDA 12 libraries torch 2.11 loads, about
+      # 3 GB); MINIFACENET_TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU wheels instead
+      # shellcheck disable=SC2086
+      "$colab_venv/bin/python" -m pip install --quiet ${MINIFACENET_TORCH_INDEX:+--index-url "$MINIFACENET_TORCH_INDEX"} \
+        $(python scripts/colab_pins.py --torch)
       touch "$colab_venv/.installed"
     fi
     echo "$main_site" > "$colab_site/zz_main_venv.pth"
     "$colab_venv/bin/python" scripts/colab_pins.py --check
     MINIFACENET_FAST=1 PYTHONPATH="$PWD" "$colab_venv/bin/python" -m pytest --nbval-lax -p no:cacheprovider \
+      tests/test_losses.py tests/test_models.py tests/test_train.py tests/test_metrics.py tests/test_openset.py \
       tests/test_widgets.py tests/test_geometry.py tests/test_viz.py tests/test_colab_ready.py \
-      notebooks/07_margin_playground.ipynb "${@:2}"
+      notebooks/03_sphereface.ipynb notebooks/05_arcface.ipynb notebooks/07_margin_playground.ipynb "${@:2}"
     ;;
   bench)
     for b in benchmarks/bench_*.py; do python "$b"; done

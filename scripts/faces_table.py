@@ -114,7 +114,7 @@ TABLE_COLUMNS = (
     *(OPEN_SET_COLUMN[key] for key in ("auc", "eer", "tar@far=0.01")),
     ("tar@far=0.1", "TAR@FAR=10% (%)", 100, 1),
     OPEN_SET_COLUMN["verification_accuracy"],
-    ("knn_accuracy", "1-NN acc. (%)", 100, 1),
+    ("knn_accuracy", "1-NN leave-one-out (%)", 100, 1),
     ("nmi", "NMI (k-means)", 1, 3),
 )
 # ArcFace's Table 3 angles (degrees) on the training people and on the unseen people

@@ -71,13 +71,13 @@ def setup_cells(notebook) -> list[str]:
     ]
 
 
-def run_setup_cell(source: str, *, monkeypatch, in_colab: bool) -> list[list[str]]:
-    """Execute a setup cell with subprocess.run recorded; return the commands it would run."""
+def run_setup_cell(source: str, *, monkeypatch, in_colab: bool, returncode: int = 0) -> list[list[str]]:
+    """Execute a setup cell with subprocess.run recorded (exiting ``returncode``); return its commands."""
     commands: list[list[str]] = []
 
     def record(command, *args, **kwargs):
         commands.append([str(part) for part in command])
-        return subprocess.CompletedProcess(command, 0)
+        return subprocess.CompletedProcess(command, returncode)
 
     monkeypatch.setattr(subprocess, "run", record)
     monkeypatch.setattr(subprocess, "check_call", record)
@@ -152,6 +152,26 @@ def test_setup_cell_installs_package_only_in_colab(path: Path, monkeypatch) -> N
     commands = run_setup_cell(cells[0], monkeypatch=monkeypatch, in_colab=True)
     installs = [command for command in commands if "pip" in command and "install" in command]
     assert len(installs) == 1 and installs[0][-1] == pip_spec(), f"Colab would run {commands}"
+
+
+def test_setup_cell_installs_an_uploaded_wheel_first(tmp_path: Path, monkeypatch) -> None:
+    """Before the repository is public: a wheel uploaded beside the notebook is what Colab installs."""
+    cell = setup_cells(read(NOTEBOOKS[0]))[0]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "minifacenet-0.1.0-py3-none-any.whl").write_bytes(b"")
+    commands = run_setup_cell(cell, monkeypatch=monkeypatch, in_colab=True)
+    assert [command[-1] for command in commands] == ["minifacenet-0.1.0-py3-none-any.whl"], commands
+
+
+def test_setup_cell_fails_in_one_line_naming_both_ways(tmp_path: Path, monkeypatch) -> None:
+    """No wheel, no reachable repository: one line that names the wheel and the repository."""
+    cell = setup_cells(read(NOTEBOOKS[0]))[0]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as failure:
+        run_setup_cell(cell, monkeypatch=monkeypatch, in_colab=True, returncode=1)
+    message = str(failure.value.code)
+    assert "\n" not in message and "wheel" in message and "repository" in message, message
+    assert "pip wheel --no-deps -w dist ." in message, "name the README's wheel command"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
@@ -285,6 +305,15 @@ def unmet(requirements: list[str], versions: dict[str, Version]) -> list[str]:
 
 def test_every_runtime_floor_is_met_by_colab() -> None:
     assert unmet(runtime_requirements(), colab_versions()) == []
+
+
+def test_colab_versions_are_complete() -> None:
+    """The kernel side too (os-info.txt's Python, ipykernel, notebook), and what the colab job installs."""
+    data = json.loads(COLAB_VERSIONS.read_text())
+    assert data["python"].count(".") == 2, "Python's full version, as os-info.txt gives it"
+    wanted = {"ipykernel", "notebook", "ipython", "traitlets", "ipywidgets", "torch", "torchvision", "numpy",
+              "scikit-learn", "matplotlib"}
+    assert wanted <= set(data["packages"]), wanted - set(data["packages"])
 
 
 def test_the_floor_check_can_fail() -> None:

@@ -13,7 +13,8 @@
 # Next: [01 · Contrastive loss](01_contrastive.ipynb)
 
 # %%
-# Setup. In Colab, install minifacenet from its repository; locally it is already installed.
+# Setup. In Colab, install minifacenet (an uploaded wheel, else the repository); locally it is installed.
+import glob
 import subprocess
 import sys
 
@@ -27,8 +28,12 @@ try:
 except ImportError:
     IN_COLAB = False
 if IN_COLAB:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
+    # Until the repository is public, upload a wheel beside the notebook (README, "Colab"): it is found here.
+    wheels = sorted(glob.glob("minifacenet-*.whl"))
+    package = wheels[-1] if wheels else "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"
+    if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package]).returncode != 0:
+        sys.exit("minifacenet did not install: upload the wheel built by `pip wheel --no-deps -w dist .` "
+                 "(minifacenet-*.whl, see the README) beside this notebook, or install it from the repository")
 # One look for every figure of the course. Plotly: Colab needs its own renderer; JupyterLab,
 # Notebook 7 and VS Code draw the plotly mimetype (GitHub shows the matplotlib twin beside it).
 plt.rcParams.update({"figure.dpi": 80, "font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8})
@@ -36,6 +41,7 @@ pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 
 
 # %%
+FAST = False  # True: a shortened run, about 0.5 min on a 2-core CPU; False: the full lesson, about 1.5 min
 import math
 import os
 
@@ -60,9 +66,10 @@ from minifacenet.openset import (
 )
 from minifacenet.train import embed, fit, predict, seed_everything
 
-# Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
-FAST = os.environ.get("MINIFACENET_FAST") == "1"
-seed_everything(0)
+# MINIFACENET_FAST=1 or 0 (CI, the build script) overrides the FAST line at the top of this cell.
+FAST = {"1": True, "0": False}.get(os.environ.get("MINIFACENET_FAST"), FAST)
+SEED = int(os.environ.get("MINIFACENET_SEED", "0"))  # the course's asserts hold for other seeds too
+seed_everything(SEED)
 TRAIN_SIZE = 4000 if FAST else 15000
 TEST_SIZE = 1500 if FAST else 5000
 EPOCHS = 2 if FAST else 4
@@ -155,9 +162,10 @@ heads = {
 }
 runs = {}
 for name, head in heads.items():
-    seed_everything(0)
+    seed_everything(SEED)
     model = EmbeddingNet(embedding_dim=2, widths=(16, 32, 64), hidden=64)
-    history = fit(model, head, x_train, y_train, epochs=EPOCHS, batch_size=64, lr=1e-2, progress=False)
+    # the course recipe (minifacenet.recipe) for all three heads, but batches of 64: more steps from few images
+    history = fit(model, head, x_train, y_train, epochs=EPOCHS, batch_size=64, seed=SEED, progress=False)
     if isinstance(head, SphereFace):
         head.lamb = head.lamb_min  # the margin it trained with at the end (fit leaves the pure formula, lambda = 0)
     features = embed(model, test_images)  # [N, 2], all ten digits
@@ -175,7 +183,8 @@ for name, run in runs.items():
 # %% [markdown]
 # ## Six panels: SphereFace's Fig. 2 on MNIST
 #
-# Top: test features (digits 0–6 coloured, unseen 7–9 black), class weights $W_j$ as arrows, **decision
+# Top: test features (digits 0–6 coloured, unseen 7–9 black), class weights $W_j$ as arrows whose lengths are
+# proportional to $\lVert W_j\rVert$ (the longest reaches the 95th percentile of the features), **decision
 # boundaries** as black lines. Bottom: the same features by angle, one histogram per class, decision boundaries
 # dotted. For A-Softmax the shaded bands are where each class wins **with its training margin** (at the
 # $\lambda$ training ended with); between them lie the gaps the margin asks for.
@@ -224,10 +233,12 @@ def plot_euclidean(features, labels, head, *, ax, title: str):
         ax.contour(gx, gy, (region == j).astype(float), levels=[0.5], colors="black", linewidths=0.8)
     ax.scatter(*f[seen].T, c=CLASS_COLORS[labels[seen]], s=3, alpha=0.5)
     ax.scatter(*f[~seen].T, c="black", s=3, alpha=0.4, label="unseen 7, 8, 9")
-    for j, direction in enumerate(F.normalize(head.weight.detach(), dim=1).numpy()):
-        ax.annotate("", xy=direction * reach, xytext=(0, 0),
-                    arrowprops={"arrowstyle": "->", "color": CLASS_COLORS[j], "linewidth": 2})
-        ax.text(*(direction * reach * 1.12), str(j), color=CLASS_COLORS[j], fontsize=11, ha="center", va="center")
+    weight = head.weight.detach()
+    lengths = (weight.norm(dim=1) / weight.norm(dim=1).max()).numpy()  # [C], the longest weight = 1
+    for j, direction in enumerate(F.normalize(weight, dim=1).numpy()):
+        tip = direction * reach * lengths[j]  # the arrow's length shows the weight norm
+        ax.annotate("", xy=tip, xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": CLASS_COLORS[j], "linewidth": 2})
+        ax.text(*(tip + 0.12 * reach * direction), str(j), color=CLASS_COLORS[j], fontsize=11, ha="center", va="center")
     ax.set(title=title, xlabel="feature 1", ylabel="feature 2", aspect="equal", xlim=(-limit, limit), ylim=(-limit, limit))
     ax.legend(loc="lower right")
 
@@ -265,12 +276,15 @@ plt.show()
 a_softmax = runs["A-Softmax (m = 4)"]
 in_band = (trained_region(a_softmax["features"][seen_test], a_softmax["head"]) == test_labels[seen_test]).float().mean()
 print(f"A-Softmax: seen test digits inside their own shaded band: {in_band:.1%}")
+norms = runs["softmax"]["head"].weight.detach().norm(dim=1)
+print("softmax weight norms ||W_j||:", [round(float(n), 2) for n in norms], "| biases:",
+      [round(float(b), 2) for b in runs["softmax"]["head"].bias.detach()])
 assert in_band > 0.5, "most seen digits should sit inside the band of their class"
 
 # %% [markdown]
 # What to see:
-# - **Softmax**: radial petals; boundaries need not pass through the origin (biases), and the weight norms move
-#   them off the bisectors of the arrows.
+# - **Softmax**: radial petals; boundaries need not pass through the origin (biases), and the unequal weight norms
+#   (unequal arrows) move them off the bisectors of the arrows.
 # - **Modified softmax**: boundaries are rays through the origin, on the bisectors; classes touch there.
 # - **A-Softmax**: the same boundaries at test time, but training pulled most of each class inside its shaded
 #   band (counted under the figure).
@@ -346,8 +360,8 @@ for name, run in runs.items():
     print(f"{name:>18}: {format_report(reports[name])}")
 lesson_run = LESSON_RUN["fast" if FAST else "full"]  # the same images, epochs, network, recipe
 board = Scoreboard()
-add_lesson_row(board, "softmax", run=lesson_run, seed=0, note="notebook 00")
-add_lesson_row(board, "normface", run=lesson_run, seed=0, s=16.0,
+add_lesson_row(board, "softmax", run=lesson_run, seed=SEED, note="notebook 00")
+add_lesson_row(board, "normface", run=lesson_run, seed=SEED, s=16.0,
                note="notebook 00: the margin heads' control")
 display(Markdown(board.markdown(upto="normface")))
 for name, run in runs.items():
@@ -374,7 +388,10 @@ display(explorer)
 
 # %% [markdown]
 # ## What to remember
-# - Softmax logits are $\lVert W_j\rVert\lVert x\rVert\cos\theta_j + b_j$: the angle decides, the length sets the confidence.
+# - Softmax logits are $\lVert W_j\rVert\lVert x\rVert\cos\theta_j + b_j$. With equal weight norms and no biases the angle
+#   decides and the length only sets the confidence; softmax's unequal norms and biases let the length decide too
+#   (along one ray, one class can win near the origin by its bias and another far out by its larger
+#   $\lVert W_j\rVert\cos\theta_j$).
 # - Modified softmax ($\lVert W_j\rVert = 1$, $b_j = 0$) decides by angle alone; A-Softmax adds a margin to that, and
 #   nothing else: narrower classes, gaps between them.
 # - A closed-set classifier names every stranger as someone it knows, often confidently. Open-set recognition
@@ -452,10 +469,10 @@ for classes in (SEEN, 10):
 #
 # circle = torch.cos(torch.arange(SEEN, dtype=torch.float64) * 2 * math.pi / SEEN)
 # for s in (1.0, (SEEN - 1) / SEEN * math.log((SEEN - 1) * 9), 20.0):
-#     seed_everything(0)
+#     seed_everything(SEED)
 #     head = NormFace(2, SEEN, s=s)
 #     model = EmbeddingNet(embedding_dim=2, widths=(16, 32, 64), hidden=64)
-#     history = fit(model, head, x_train, y_train, epochs=EPOCHS, batch_size=64, lr=1e-2, progress=False)
+#     history = fit(model, head, x_train, y_train, epochs=EPOCHS, batch_size=64, seed=SEED, progress=False)
 #     print(f"s = {s:.2f}: final loss {history['loss'][-1]:.3f}, floor {-math.log(best_probability(s, circle)):.3f}")
 # ```
 # With $s = 1$ the best probability is $e / (e + \sum_{j \ne y} e^{\cos\theta_j})$, far below 1: the loss cannot get

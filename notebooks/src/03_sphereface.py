@@ -14,7 +14,8 @@
 # Previous: [02 · Triplet loss](02_triplet.ipynb) · Next: [04 · CosFace](04_cosface.ipynb)
 
 # %%
-# Setup. In Colab, install minifacenet from its repository; locally it is already installed.
+# Setup. In Colab, install minifacenet (an uploaded wheel, else the repository); locally it is installed.
+import glob
 import subprocess
 import sys
 
@@ -28,14 +29,19 @@ try:
 except ImportError:
     IN_COLAB = False
 if IN_COLAB:
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"], check=True)
+    # Until the repository is public, upload a wheel beside the notebook (README, "Colab"): it is found here.
+    wheels = sorted(glob.glob("minifacenet-*.whl"))
+    package = wheels[-1] if wheels else "minifacenet @ git+https://github.com/minifacenet/minifacenet@main"
+    if subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package]).returncode != 0:
+        sys.exit("minifacenet did not install: upload the wheel built by `pip wheel --no-deps -w dist .` "
+                 "(minifacenet-*.whl, see the README) beside this notebook, or install it from the repository")
 # One look for every figure of the course. Plotly: Colab needs its own renderer; JupyterLab,
 # Notebook 7 and VS Code draw the plotly mimetype (GitHub shows the matplotlib twin beside it).
 plt.rcParams.update({"figure.dpi": 80, "font.size": 10, "axes.titlesize": 11, "legend.fontsize": 8})
 pio.renderers.default = "colab" if IN_COLAB else "plotly_mimetype"
 
 # %%
+FAST = False  # True: a shortened run, about 0.5 min on a 2-core CPU; False: the full lesson, about 2.5 min
 import math
 import os
 
@@ -54,14 +60,16 @@ from minifacenet.models import EmbeddingNet
 from minifacenet.openset import SEEN_DIGITS, Scoreboard, format_report, openset_report, split_by_class
 from minifacenet.train import embed, fit, predict, seed_everything
 
-# Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
-FAST = os.environ.get("MINIFACENET_FAST") == "1"
-seed_everything(0)
-SEEN_SIZE = 1500 if FAST else 5000  # training digits 0-6 for each 3-D model (m = 1..4, and one without annealing)
+# MINIFACENET_FAST=1 or 0 (CI, the build script) overrides the FAST line at the top of this cell.
+FAST = {"1": True, "0": False}.get(os.environ.get("MINIFACENET_FAST"), FAST)
+SEED = int(os.environ.get("MINIFACENET_SEED", "0"))  # the course's asserts hold for other seeds too
+seed_everything(SEED)
+SEEN_SIZE = 1500 if FAST else 5000  # training digits 0-6 for each 3-D model (m = 1..4, and the fixed-lambda control)
 TRAIN_SIZE = 3000 if FAST else 20000  # training digits 0-6 for the 2-D model
 TEST_SIZE = 2000 if FAST else 10000  # test digits, all ten
 EPOCHS = 2 if FAST else 4
-BATCH = 64 if FAST else 128  # small batches: more steps from few images
+BATCH = 64 if FAST else 128  # the course recipe (minifacenet.recipe) for every head here, but smaller
+# batches than its 256: more steps from few images
 SEEN = len(SEEN_DIGITS)  # 7 classes; digits 7, 8, 9 are never trained on
 LAMB_MIN = 1.0  # lambda falls to this at half of training and stays: a visible margin, still trainable
 print(f"fast mode: {FAST}")
@@ -131,11 +139,11 @@ class MySphereFace(NormFace):
 
 
 # %% [markdown]
-# Checked against the library's `SphereFace` (Chebyshev polynomials, no $\arccos$) for $m = 1..4$, with and
+# Checked against the library's `SphereFace` (Chebyshev polynomials; $\arccos$ only to find $k$) for $m = 1..4$, with and
 # without annealing (next section), on the same weights and inputs, in float64:
 
 # %%
-seed_everything(0)
+seed_everything(SEED)
 x = 3 * torch.randn(512, 2, dtype=torch.float64)  # 512 random 2-D features of various norms
 y = torch.randint(0, 10, (512,))
 for m in range(1, 5):
@@ -152,7 +160,8 @@ print("MySphereFace equals minifacenet.losses.SphereFace for m = 1..4, lambda = 
 # %% [markdown]
 # ## 4 · The $\lambda$ annealing
 #
-# At the start the features are random: $\theta_y \approx 90°$ for every sample. With $m = 4$, $\psi(90°) = -3$: the
+# At the start the features point in random directions: $\theta_y$ is $90°$ on average (in high dimension nearly
+# every sample sits near $90°$; in 3-D they spread over $0°$–$180°$). With $m = 4$, $\psi(90°) = -3$: there the
 # target logit is $-3\lVert x\rVert$ while the others are near 0, the loss is large, and one cheap way to lower it
 # is to **shrink $\lVert x\rVert$** rather than learn. The official code therefore starts from the modified softmax
 # and fades the margin in:
@@ -189,9 +198,9 @@ plt.show()
 # %%
 def train(head, images, labels, *, embedding_dim, warmup=0.5):
     """An EmbeddingNet trained with ``head``; the returned history has per-epoch loss and accuracy."""
-    seed_everything(0)
+    seed_everything(SEED)
     net = EmbeddingNet(embedding_dim=embedding_dim)
-    history = fit(net, head, images, labels, epochs=EPOCHS, batch_size=BATCH, lr=1e-2, margin_warmup=warmup,
+    history = fit(net, head, images, labels, epochs=EPOCHS, batch_size=BATCH, margin_warmup=warmup, seed=SEED,
                   progress=False)
     head.lamb = head.lamb_min if warmup > 0 else 0.0  # the margin it trained with at the end
     return net, history
@@ -248,11 +257,13 @@ def draw_sphere(ax, embeddings, labels, head, *, elev: float, azim: float, max_p
     region = trained_region(torch.as_tensor(grid.reshape(-1, 3)), head).numpy().reshape(grid.shape[:2])  # class or -1
     colors = viz.class_colors(10)
     faces = np.where(region[..., None] >= 0, 0.5 * colors[region.clip(0)] + 0.5, [0.85, 0.85, 0.85, 1.0])
+    view = np.radians([elev, azim])
+    towards = np.array([np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])])
+    # matplotlib has no depth buffer: the far hemisphere's caps would show through, so they are transparent
+    faces[..., 3] = np.where(grid @ towards > -0.05, 1.0, 0.0)
     ax.computed_zorder = False
     ax.plot_surface(*(0.98 * grid).transpose(2, 0, 1), facecolors=faces, shade=False, linewidth=0,
                     rcount=grid.shape[0], ccount=grid.shape[1])  # every grid cell, not 50 x 50
-    view = np.radians([elev, azim])
-    towards = np.array([np.cos(view[0]) * np.cos(view[1]), np.cos(view[0]) * np.sin(view[1]), np.sin(view[0])])
     points = torch.nn.functional.normalize(embeddings[:max_points], dim=1).numpy()
     front = points @ towards > 0  # matplotlib has no depth buffer: draw what faces the viewer
     ax.scatter(*points[front].T, c=colors[labels[:max_points][front]], s=4, depthshade=False)
@@ -297,7 +308,7 @@ for ax, (m, run) in zip(axes, seen.items(), strict=True):
     run["positive_95"], run["negative_5"] = np.percentile(angle[same], 95), np.percentile(angle[~same], 5)
     bins = np.linspace(0, math.pi, 61)
     ax.hist(angle[~same], bins=bins, density=True, color="darkgray", label="negative pairs")
-    ax.hist(angle[same], bins=bins, density=True, alpha=0.6, color="black", label="positive pairs")
+    ax.hist(angle[same], bins=bins, density=True, histtype="step", linewidth=1.5, color="black", label="positive pairs")
     ax.set(xlabel="angle between two features (radians)", title=f"m = {m}")
 axes[0].set_ylabel("density")
 axes[0].legend(loc="upper right")
@@ -309,13 +320,18 @@ for m, run in seen.items():
           f" {math.degrees(run['positive_95']):16.1f} {math.degrees(run['negative_5']):16.1f}")
 for m, run in seen.items():
     print(f"m = {m}: {format_report(run['report'])}")
+measures = {"auc": "AUC", "tar@far=0.01": "TAR@FAR=1 %", "gallery_accuracy": "1-NN gallery", "nmi": "NMI"}
+higher = [name for key, name in measures.items() if seen[4]["report"][key] > seen[1]["report"][key]]
+lower = [name for key, name in measures.items() if seen[4]["report"][key] < seen[1]["report"][key]]
+print(f"unseen digits, m = 4 against m = 1 (this seed): higher on {', '.join(higher) or 'none'}; "
+      f"lower on {', '.join(lower) or 'none'}")
 assert seen[4]["angles"]["intra"] < seen[1]["angles"]["intra"], "m = 4 should give tighter classes than m = 1"
 
 # %% [markdown]
 # On the seen digits a larger $m$ gives tighter classes: a smaller intra-class angle, positive pairs piled closer
-# to 0; the check above pins $m = 4$ against $m = 1$. On the unseen digits 7–9 the report lines tell a weaker
-# story: the true-accept rate at 1 % false accepts is higher for $m = 4$ than for $m = 1$ (pinned below), but the
-# AUC and the gallery accuracy need not be. Tighter seen classes do not, by themselves, make strangers tighter.
+# to 0; the check above pins $m = 4$ against $m = 1$. On the unseen digits 7–9 the last line above says on which
+# open-set measures $m = 4$ beats $m = 1$: one seed, and the answer changes with the seed, so nothing is pinned.
+# Tighter seen classes do not, by themselves, make strangers tighter.
 # SphereFace with $m = 4$ joins the scoreboard, trained under the lessons' one setting (2-D,
 # `minifacenet.recipe.LESSON_RUN`) and compared with softmax and NormFace trained alike:
 
@@ -325,9 +341,8 @@ from minifacenet.recipe import LESSON_RUN
 
 lesson_run = LESSON_RUN["fast" if FAST else "full"]  # the same images, epochs, network, recipe
 board = Scoreboard()
-add_lesson_row(board, "sphereface", run=lesson_run, seed=0, m=4, lamb_min=LAMB_MIN, note="notebook 03, m = 4")
+add_lesson_row(board, "sphereface", run=lesson_run, seed=SEED, m=4, lamb_min=LAMB_MIN, note="notebook 03, m = 4")
 display(Markdown(board.markdown(upto="sphereface")))
-assert seen[4]["report"]["tar@far=0.01"] > seen[1]["report"]["tar@far=0.01"], "m = 4 should raise TAR@FAR=1 %"
 
 # %% [markdown]
 # > **Misconception: the margin is part of the trained model's answer.** The margin exists only at training time.
@@ -356,8 +371,9 @@ print("SphereFace's test-time prediction is argmax_j cos(theta_j): no margin")
 # ### Why the library's $m$ is an integer
 #
 # For an integer $m$, $\cos(m\theta)$ is a **polynomial** in $c = \cos\theta$, the Chebyshev polynomial $T_m$:
-# $T_2 = 2c^2 - 1$, $T_3 = 4c^3 - 3c$, $T_4 = 8c^4 - 8c^2 + 1$. The official code uses these, so it never computes
-# $\theta$ (`losses.sphereface_psi` too): an implementation convenience. A non-integer $m$ needs $\theta = \arccos c$
+# $T_2 = 2c^2 - 1$, $T_3 = 4c^3 - 3c$, $T_4 = 8c^4 - 8c^2 + 1$. The official code and `losses.sphereface_psi` use
+# these, so the gradient never passes through $\theta$ (`sphereface_psi` computes $\theta$ only without gradient,
+# to find the piece $k$): an implementation convenience. A non-integer $m$ needs $\theta = \arccos c$
 # (or a half-angle such as $\cos(\theta/2) = \sqrt{(1+c)/2}$, whose derivative is $1/4$ at $c = 1$ and infinite only
 # at $c = -1$). $\arccos$ has an infinite derivative at $c = \pm 1$, so it needs a clamp, and with one it trains
 # well: ArcFace (05) does exactly that. The check below pins both facts.
@@ -378,30 +394,33 @@ assert abs(ends.grad[0] - 0.25) < 1e-12 and ends.grad[1] > 1e5
 # %% [markdown]
 # ### Without annealing
 #
-# The same $m = 4$ model, trained with pure A-Softmax from the first step ($\lambda = 0$ throughout: no warm-up):
+# The annealed $m = 4$ model ends at $\lambda = \lambda_\min = 1$ (half the margin). A fair control trains the same
+# model at that **final** $\lambda = 1$ from the first step (no fade-in): the two runs end with the same loss, so
+# any difference is the annealing's.
 
 # %%
-plain = SphereFace(3, SEEN, m=4, lamb_min=LAMB_MIN)
-plain_net, plain_history = train(plain, train_images[:SEEN_SIZE], train_labels[:SEEN_SIZE], embedding_dim=3, warmup=0.0)
-plain_embeddings = embed(plain_net, test_images)
-plain_accuracy = accuracy(predict(plain, plain_embeddings[seen_test]), test_labels[seen_test])
+fixed = SphereFace(3, SEEN, m=4, lamb_base=LAMB_MIN, lamb_min=LAMB_MIN)  # lambda = 1 from step 0
+fixed_net, fixed_history = train(fixed, train_images[:SEEN_SIZE], train_labels[:SEEN_SIZE], embedding_dim=3)
+fixed_embeddings = embed(fixed_net, test_images)
+fixed_accuracy = accuracy(predict(fixed, fixed_embeddings[seen_test]), test_labels[seen_test])
 annealed = seen[4]
-print(f"no annealing: loss per epoch {[round(v, 3) for v in plain_history['loss']]} (ln 7 = {math.log(SEEN):.3f}), "
-      f"test accuracy {plain_accuracy:.4f}, mean feature norm {plain_embeddings.norm(dim=1).mean():.2f}")
-print(f"annealed:     loss per epoch {[round(v, 3) for v in annealed['history']['loss']]}, "
-      f"test accuracy {annealed['accuracy']:.4f}, mean feature norm {annealed['embeddings'].norm(dim=1).mean():.2f}")
-assert plain_embeddings.norm(dim=1).mean() < annealed["embeddings"].norm(dim=1).mean(), "annealing keeps |x| larger"
-if not FAST:  # the full-length run: pure A-Softmax trains too
-    assert plain_accuracy > annealed["accuracy"] - 0.005, f"no annealing: test accuracy {plain_accuracy:.4f}"
+runs = {"λ = 1 from step 0": (fixed_history, fixed_accuracy, fixed_embeddings),
+        "annealed to λ = 1": (annealed["history"], annealed["accuracy"], annealed["embeddings"])}
+for name, (history, acc, emb) in runs.items():
+    print(f"{name}: loss per epoch {[round(v, 3) for v in history['loss']]}, test accuracy {acc:.4f}, "
+          f"mean feature norm {emb.norm(dim=1).mean():.2f}")
+print(f"annealing minus fixed: accuracy {100 * (annealed['accuracy'] - fixed_accuracy):+.2f} points, first-epoch "
+      f"loss {annealed['history']['loss'][0] - fixed_history['loss'][0]:+.3f} (one seed: not pinned)")
+assert fixed_history["loss"][-1] < fixed_history["loss"][0], "the fixed-lambda control did not train"
 
 # %% [markdown]
-# Read the printout rather than the folklore. The losses are not comparable (the annealed run is measured against a
-# weaker margin); accuracies and feature norms are. Without annealing the features end **shorter** (a smaller
-# $\lVert x\rVert$, the scale of every logit), as the argument above predicts; the check above pins that. But pure
-# A-Softmax **trains** on 3-D MNIST: in the full-length run (the stored outputs) it ends within half a percentage
-# point of the annealed accuracy (also pinned); only in the short fast-mode run (CI) is it far behind. So in our small
-# network (BatchNorm, AdamW, a one-cycle learning rate) annealing steadies the start and the feature norm; it is not
-# needed to train. The paper needed it for deep face networks trained with plain SGD.
+# Read the printout rather than the folklore. Both runs end with the same loss, so their last-epoch losses,
+# accuracies and feature norms compare directly; the first epoch shows the start, where the annealed run still
+# trains against an almost margin-free target. In our small network (BatchNorm, AdamW, a one-cycle learning rate)
+# both train; how much the fade-in adds is the printed difference, one seed, so it is not pinned. The paper needed
+# annealing for deep face networks trained with plain SGD. Pure A-Softmax from the first step ($\lambda = 0$, the full margin) trains
+# here too: `train(SphereFace(3, SEEN, m=4), ..., warmup=0.0)`; an earlier full run of this notebook ended it within
+# half a point of the annealed accuracy (0.985 against 0.987), with shorter features (4.8 against 6.8).
 #
 # ### 2-D features and the margin explorer
 #
