@@ -53,7 +53,7 @@ case "$job" in
     MINIFACENET_FAST=1 PYTHONPATH="$PWD" "$colab_venv/bin/python" -m pytest --nbval-lax -p no:cacheprovider \
       tests/test_losses.py tests/test_models.py tests/test_train.py tests/test_metrics.py tests/test_openset.py \
       tests/test_widgets.py tests/test_geometry.py tests/test_viz.py tests/test_colab_ready.py \
-      notebooks/03_sphereface.ipynb notebooks/05_arcface.ipynb notebooks/07_margin_playground.ipynb "${@:2}"
+      notebooks/03_sphereface.ipynb notebooks/05_arcface.ipynb notebooks/08_margin_playground.ipynb "${@:2}"
     ;;
   bench)
     for b in benchmarks/bench_*.py; do python "$b"; done

@@ -30,7 +30,7 @@ from browser_support import (
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts" / "browser"
 # The first of these that exists is driven (the playground is the shortest in fast mode).
-NOTEBOOKS = ["07_margin_playground.ipynb", "05_arcface.ipynb"]
+NOTEBOOKS = ["08_margin_playground.ipynb", "05_arcface.ipynb"]
 # CI runs the notebook in fast mode (<= 90 s on 2 idle cores); MINIFACENET_BROWSER_FULL=1 runs it as a
 # student does. MINIFACENET_UPDATE_SCREENSHOTS=1 copies the two screenshots to docs/browser/
 FULL_MODE = os.environ.get("MINIFACENET_BROWSER_FULL") == "1"

@@ -9,7 +9,7 @@
 # - Where digits the network never saw land on the circle; ArcFace's row of the open-set scoreboard.
 # - Going further: the combined margin and ArcFace's angle statistics (Table 3).
 #
-# Previous: [04 · CosFace](04_cosface.ipynb) · Next: [06 · Faces](06_faces.ipynb)
+# Previous: [04 · CosFace](04_cosface.ipynb) · Next: [06 · What helps strangers](06_what_helps_strangers.ipynb)
 
 # %%
 # Setup. In Colab, install minifacenet (an uploaded wheel, else the repository); locally it is installed.

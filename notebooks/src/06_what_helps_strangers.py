@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 06 · What helps strangers? Normalising, margins, and the number of classes
+# # 06 · What helps strangers: normalising, margins and the number of classes
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/06_what_helps_strangers.ipynb)
 #

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 07 · Margin playground: every margin on one model
+# # 08 · Margin playground: every margin on one model
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/07_margin_playground.ipynb)
 #
@@ -8,7 +8,7 @@
 # - Which samples each margin counts as violators, and how the margin regions share the circle.
 # - How the features move during training, and where digits the network never saw land.
 #
-# Previous: [06 · Faces](06_faces.ipynb) · Next: back to [00 · Softmax features are angular](00_softmax_features.ipynb)
+# Previous: [07 · Faces](07_faces.ipynb) · Next: back to [00 · Softmax features are angular](00_softmax_features.ipynb)
 
 # %%
 # Setup. In Colab, install minifacenet (an uploaded wheel, else the repository); locally it is installed.

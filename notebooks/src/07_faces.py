@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 06 · Faces: recognising people the network never saw
+# # 07 · Faces: recognising people the network never saw
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/06_faces.ipynb)
 #
@@ -10,7 +10,7 @@
 #   from paired per-fold differences.
 # - The hardest false accepts and false rejects, as image pairs.
 #
-# Previous: [05 · ArcFace](05_arcface.ipynb) · Next: [07 · Margin playground](07_margin_playground.ipynb)
+# Previous: [06 · What helps strangers](06_what_helps_strangers.ipynb) · Next: [08 · Margin playground](08_margin_playground.ipynb)
 
 # %%
 # Setup. In Colab, install minifacenet (an uploaded wheel, else the repository); locally it is installed.
