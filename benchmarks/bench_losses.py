@@ -27,7 +27,7 @@ from pytorch_metric_learning import losses as pml_losses
 from pytorch_metric_learning import miners as pml_miners
 from torch import nn
 
-from minifacenet import data, losses
+from minifacenet import checks, data, losses
 from minifacenet.models import EmbeddingNet
 
 BATCH = 256
@@ -134,8 +134,8 @@ def forward_backward(head: nn.Module, embeddings: torch.Tensor, labels: torch.Te
 
 
 def check_calls(embeddings: torch.Tensor, labels: torch.Tensor, num_classes: int) -> None:
-    losses.check_embeddings(embeddings)
-    losses.check_labels(labels, num_classes)
+    checks.check_embeddings(embeddings)
+    checks.check_labels(labels, num_classes)
 
 
 def head_variants(embedding_dim: int, num_classes: int):

@@ -20,16 +20,9 @@ from .recipe import COURSE_RECIPE
 from .train import TrainConfig, embed, fit, predict
 from .viz import plot_embeddings
 
-# The losses that ignore an option: giving it to them is an error, not a silent no-op.
-IGNORED_BY = {
-    "margin": ("softmax", "normface"),
-    "scale": ("softmax", "sphereface", "contrastive", "triplet"),
-    "mining": tuple(name for name in losses.LOSS_NAMES if name != "triplet"),
-}
-
 
 def int_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
+    """An argparse type: an integer >= ``minimum`` (``int_at_least(0)`` for counts that may be 0)."""
 
     def parse(text: str) -> int:
         try:
@@ -52,13 +45,6 @@ def fraction_below_one(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be a fraction of training in [0, 1) (0.5 = half), got {text}")
     return value
-
-
-def positive_int(minimum: int = 1):
-    """An argparse type: an integer >= ``minimum`` >= 1 (for counts that may be 0: ``int_at_least(0)``)."""
-    if minimum < 1:
-        raise ValueError(f"positive_int needs minimum >= 1, got {minimum}: use int_at_least({minimum})")
-    return int_at_least(minimum)
 
 
 def finite_float(text: str) -> float:
@@ -107,38 +93,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="train an embedding and evaluate it on held-out data",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    t.add_argument("--loss", default="softmax", choices=losses.LOSS_NAMES, help="loss or head")
+    t.add_argument("--loss", default="softmax", choices=tuple(losses.LOSSES), help="loss or head")
     t.add_argument("--dataset", default="mnist", choices=("mnist", "olivetti"))
-    t.add_argument("--dim", type=positive_int(2), default=2, help="embedding dimension (>= 2)")
-    t.add_argument("--epochs", type=positive_int(1), default=COURSE_RECIPE.epochs)
+    t.add_argument("--dim", type=int_at_least(2), default=2, help="embedding dimension (>= 2)")
+    t.add_argument("--epochs", type=int_at_least(1), default=COURSE_RECIPE.epochs)
     t.add_argument(
         "--margin",
         type=finite_float,
         default=None,
-        help="m (SphereFace: integer; contrastive/triplet: their margin); default: the loss's own",
+        help="the loss's margin (" + ", ".join(margin_help()) + "); default: the loss's own",
     )
-    t.add_argument("--scale", type=finite_float, default=None, help="s for normalised heads")
+    t.add_argument(
+        "--scale",
+        type=finite_float,
+        default=None,
+        help="s, for " + ", ".join(name for name, cls in losses.LOSSES.items() if cls.takes_scale),
+    )
     t.add_argument(
         "--warmup",
         type=fraction_below_one,
         default=None,
         metavar="FRACTION",
         help="margin warm-up: the fraction of training, in [0, 1), over which the margin fades in "
-        "(0.5 = the first half); default: the loss's own (0; SphereFace's lambda annealing 0.5)",
+        "(0.5 = the first half); default: the loss's own ("
+        + ", ".join(f"{name} {cls.default_warmup:g}" for name, cls in losses.LOSSES.items() if cls.warms_up())
+        + ")",
     )
-    t.add_argument(
-        "--mining",
-        default=None,
-        choices=losses.TripletLoss.MINING,
-        help="triplet mining (default: semi-hard)",
-    )
+    for option, (users, choices) in loss_options().items():
+        default = losses.LOSSES[users[0]].defaults().get(option)
+        help = f"for {', '.join(users)}; default: the loss's own, {default}"
+        t.add_argument(f"--{option}", default=None, choices=choices, help=help)
     t.add_argument(
         "--shift",
         type=int_at_least(0),
         default=COURSE_RECIPE.max_shift,
         help="augmentation: random shifts of up to N pixels",
     )
-    t.add_argument("--batch-size", type=positive_int(2), default=COURSE_RECIPE.batch_size)
+    t.add_argument("--batch-size", type=int_at_least(2), default=COURSE_RECIPE.batch_size)
     t.add_argument(
         "--lr",
         type=positive_float,
@@ -148,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument(
         "--limit",
-        type=positive_int(10),
+        type=int_at_least(10),
         default=None,
         help="use only the first N training images (quick runs)",
     )
@@ -167,23 +158,55 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def margin_help() -> list[str]:
+    """Each loss with a margin: its name, argument and range, read from the class."""
+    described = []
+    for name, cls in losses.LOSSES.items():
+        if cls.margin_arg is not None:
+            low, high = cls.margin_range
+            kind = "integer " if cls.integer_margin else ""
+            high_text = f"{high - 1:g}]" if cls.integer_margin else f"{high:.3g})"
+            described.append(f"{name}: {kind}{cls.margin_arg} in [{low:g}, {high_text}")
+    return described
+
+
+def loss_options() -> dict[str, tuple[list[str], tuple]]:
+    """Every loss option but margin and scale (the triplet's mining): ``{option: (losses, choices)}``."""
+    found: dict = {}
+    for name, cls in losses.LOSSES.items():
+        for option, choices in cls.options.items():
+            found.setdefault(option, ([], choices))[0].append(name)
+    return found
+
+
+def refuse(option: str, loss: str, accepts) -> None:
+    """A ValueError for an option the loss would ignore, naming the losses that take it."""
+    users = ", ".join(name for name, cls in losses.LOSSES.items() if accepts(cls))
+    raise ValueError(f"--{option} does nothing for --loss {loss}: drop it, or use {users}")
+
+
 def loss_arguments_from_flags(args) -> dict:
-    """Keyword arguments for the chosen loss from the CLI flags (only those given)."""
+    """Keyword arguments for the chosen loss from the CLI flags (only those given); a flag the
+    loss would ignore is a ValueError. What each loss takes is read from its class."""
+    cls = losses.LOSSES[args.loss]
     params: dict = {}
-    if args.loss in ("contrastive", "triplet"):
-        if args.margin is not None:
-            params["margin"] = args.margin
-        if args.mining is not None:
-            params["mining"] = args.mining
-        return params
-    if args.margin is not None and args.loss in ("cosface", "arcface", "sphereface"):
-        params["m"] = (
-            int(args.margin) if args.loss == "sphereface" and args.margin.is_integer() else args.margin
-        )
-    if args.margin is not None and args.loss == "combined":
-        params["m2"] = args.margin
-    if args.scale is not None and args.loss not in ("softmax", "sphereface"):
+    if args.margin is not None:
+        if cls.margin_arg is None:
+            refuse("margin", args.loss, lambda c: c.margin_arg is not None)
+        whole = cls.integer_margin and args.margin.is_integer()
+        params[cls.margin_arg] = int(args.margin) if whole else args.margin
+    if args.scale is not None:
+        if not cls.takes_scale:
+            refuse("scale", args.loss, lambda c: c.takes_scale)
         params["s"] = args.scale
+    if args.warmup is not None and not cls.warms_up():
+        refuse("warmup", args.loss, lambda c: c.warms_up())
+    for option in loss_options():
+        value = getattr(args, option)
+        if value is not None:
+            if option not in cls.options:
+                refuse(option, args.loss, lambda c, option=option: option in c.options)
+            params[option] = value
     return params
 
 
@@ -209,13 +232,10 @@ def check_out_folder(out: Path) -> None:
 
 def check_args(args) -> None:
     """What the arguments alone decide, checked before any data is loaded: a ValueError names it."""
-    for option, ignoring in IGNORED_BY.items():
-        if getattr(args, option) is not None and args.loss in ignoring:
-            users = ", ".join(name for name in losses.LOSS_NAMES if name not in ignoring)
-            raise ValueError(f"--{option} does nothing for --loss {args.loss}: drop it, or use {users}")
+    params = loss_arguments_from_flags(args)  # options the loss would ignore are refused here
     check_out_folder(Path(args.out))
     # the head's own checks (margin and scale ranges), on a 2-class stand-in
-    losses.build_loss(args.loss, embedding_dim=args.dim, num_classes=2, **loss_arguments_from_flags(args))
+    losses.build_loss(args.loss, embedding_dim=args.dim, num_classes=2, **params)
 
 
 def check_trained(history: dict, test_embeddings: torch.Tensor, args) -> None:
@@ -245,7 +265,7 @@ def open_set_block(model, loss, part: openset.ClassSplit, *, seed: int, device: 
     report = openset.openset_report(
         embed(model, part.unseen_images, device=device),
         part.unseen_labels,
-        metric=openset.loss_metric(loss),
+        metric=loss.metric,
         gallery_per_class=min(5, fewest - 1),
         seed=seed,
     )

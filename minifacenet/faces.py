@@ -101,7 +101,7 @@ class FoldResult:
     test_index: torch.Tensor  # [N_test] indices into the full image set
     threshold: float  # the EER threshold on the similarity (cosine, or minus the Euclidean distance)
     history: dict = field(default_factory=dict)
-    metric: str = "cosine"  # what the pairs were scored by: openset.loss_metric of the loss
+    metric: str = "cosine"  # what the pairs were scored by: the loss's metric
 
 
 # --------------------------------------------------------------------------- data
@@ -189,10 +189,11 @@ def face_loss_settings(loss_name: str, *, overrides: dict | None = None) -> dict
     return {**FACE_LOSS_SETTINGS[loss_name], **(overrides or {})}
 
 
-def warmup_for(loss_name: str, config: FaceConfig) -> float:
-    """The warm-up fraction: SphereFace's lambda reaches ``lamb_min`` at 40 % of training (its
-    own law, stretched to a short run); the other heads' margin fades in over ``warmup_fraction``."""
-    return 0.4 if loss_name == "sphereface" else config.warmup_fraction
+def warmup_for(loss: Loss, config: FaceConfig) -> float:
+    """The warm-up fraction on faces: the margin fades in over ``config.warmup_fraction`` of the
+    steps, or over the loss's own ``default_warmup`` where that is longer (SphereFace's lambda
+    annealing, 0.5)."""
+    return max(config.warmup_fraction, loss.default_warmup)
 
 
 def train_face_model(
@@ -229,7 +230,7 @@ def train_face_model(
         lr=config.lr,
         weight_decay=FACES_RECIPE.weight_decay,
         max_shift=0,  # the augmenter below shifts, repeating the edges
-        margin_warmup=warmup_for(loss_name, config),
+        margin_warmup=warmup_for(loss, config),
         seed=seed,
         augment=augmenter(max_shift=config.max_shift, flip=config.flip),
         device=device,
@@ -265,12 +266,12 @@ def evaluate_fold(
 ) -> FoldResult:
     """Scores of a trained model on one fold's unseen people (and angles on its training people).
 
-    Each loss is scored by the measure it trains for (:func:`~minifacenet.openset.loss_metric`;
+    Each loss is scored by the measure it trains for (its ``metric``;
     the untrained network, ``loss=None``, by cosine). ``scores`` holds :func:`fold_scores`'s,
     the unseen people's ``intra``/``inter`` angles and the training people's ``train_*`` angles
     (``train_w_ec``, ``train_w_inter`` are NaN for contrastive, triplet and ``loss=None``: no W).
     """
-    metric = "cosine" if loss is None else openset.loss_metric(loss)
+    metric = "cosine" if loss is None else loss.metric
     test_embeddings = embed(model, images[split.test_index])  # [N_test, D]
     test_labels = labels[split.test_index]
     scores, roc, threshold = fold_scores(test_embeddings, test_labels, metric=metric)

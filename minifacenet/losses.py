@@ -27,13 +27,26 @@ The training schedule lives in the base class alone: the target cosine used in t
 
 from __future__ import annotations
 
+import inspect
 import math
-import numbers
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .checks import (
+    check_embeddings,
+    check_fraction,
+    check_labels,
+    check_lambda,
+    check_margin,
+    check_same,
+    check_scale,
+    check_sizes,
+    is_number,
+)
+from .fast import triplet_mean_over_valid
 
 # Cosines are clamped this far inside [-1, 1] wherever a square root or arccos follows.
 EPS = 1e-7
@@ -49,105 +62,55 @@ ADDITIVE_MAX_M = 2.0
 NEGATIVE_MIN_M = -0.5
 
 
-# --------------------------------------------------------------------------- checks
-def all_finite(values: torch.Tensor) -> bool:
-    """True when every entry is finite; fast path of :func:`all_finite_reference`.
-
-    A finite sum proves every entry finite (one cheap reduction); only an infinite or NaN
-    sum (a bad entry, or an overflow of huge finite values) needs the element-wise test.
-    """
-    return bool(torch.isfinite(values.sum())) or all_finite_reference(values)
-
-
-def all_finite_reference(values: torch.Tensor) -> bool:
-    """The plain definition: every entry is neither NaN nor infinite."""
-    return bool(torch.isfinite(values).all())
-
-
-def check_embeddings(embeddings: torch.Tensor, *, embedding_dim: int | None = None) -> None:
-    """Embeddings must be a non-empty float tensor ``[N, D]`` (D = ``embedding_dim`` if given), all finite."""
-    if not isinstance(embeddings, torch.Tensor) or not embeddings.dtype.is_floating_point:
-        what = embeddings.dtype if isinstance(embeddings, torch.Tensor) else type(embeddings).__name__
-        raise ValueError(f"embeddings must be a floating-point tensor, got {what}: convert with .float()")
-    if embeddings.dim() != 2:
-        raise ValueError(f"embeddings must be [N, D], got shape {list(embeddings.shape)}: reshape to [N, D]")
-    if len(embeddings) == 0:
-        raise ValueError("empty batch: the loss of zero embeddings is undefined; pass at least one sample")
-    if embedding_dim is not None and embeddings.shape[1] != embedding_dim:
-        raise ValueError(
-            f"embeddings have dimension {embeddings.shape[1]} but the head expects {embedding_dim}: "
-            f"build the head with embedding_dim={embeddings.shape[1]} or change the network's output"
-        )
-    if not all_finite(embeddings.detach()):  # no autograd node for a check
-        raise ValueError(
-            "embeddings contain NaN or inf: the network diverged or its input is broken. "
-            "Lower the learning rate, check the input images, or warm up the margin."
-        )
-
-
-def check_labels(labels: torch.Tensor, num_classes: int | None = None, *, count: int | None = None) -> None:
-    """Labels must be an integer tensor ``[N]`` (N = ``count`` if given) in ``[0, num_classes)``."""
-    if not isinstance(labels, torch.Tensor) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
-        what = labels.dtype if isinstance(labels, torch.Tensor) else type(labels).__name__
-        raise ValueError(f"labels must be an integer tensor, got {what}: convert with .long()")
-    if labels.dim() != 1:
-        raise ValueError(f"labels must be 1-D [N], got shape {list(labels.shape)}: pass labels.view(-1)")
-    if count is not None and len(labels) != count:
-        raise ValueError(f"got {len(labels)} labels for {count} embeddings: pass one label per embedding")
-    if num_classes is None or not labels.numel():
-        return
-    # smallest and largest label in one pass, read back once
-    low, high = (int(value) for value in torch.aminmax(labels))
-    if low < 0 or high >= num_classes:
-        raise ValueError(
-            f"labels must lie in [0, {num_classes}) for num_classes={num_classes}; got values "
-            f"from {low} to {high}. Remap them or raise num_classes."
-        )
-
-
-def _is_number(value) -> bool:
-    """A real number (Python or NumPy, not a bool) that is finite."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_scale(scale: float) -> float:
-    if not (_is_number(scale) and scale > 0):
-        raise ValueError(f"scale s must be a finite number > 0, got {scale!r} (try s = 10 in 2-D)")
-    return float(scale)
-
-
-def _check_margin(margin: float, name: str = "m", upper: float = math.inf, *, lower: float = 0.0) -> float:
-    what = "margin" if name == "margin" else f"margin {name}"
-    if not _is_number(margin):
-        raise ValueError(f"{what} must be a finite number, got {margin!r}")
-    if margin < lower:
-        raise ValueError(f"{what} must be >= {lower:g}, got {margin}")
-    if margin >= upper:
-        raise ValueError(f"{what} must be < {upper:.4g}, got {margin}")
-    return float(margin)
-
-
-def check_fraction(value: float, name: str, *, below_one: bool = False) -> float:
-    """A fraction of training: a number in [0, 1] (``below_one``: in [0, 1))."""
-    upper_ok = _is_number(value) and (value < 1 if below_one else value <= 1)
-    if not (upper_ok and value >= 0):
-        interval = "[0, 1)" if below_one else "[0, 1]"
-        raise ValueError(
-            f"{name} must be a fraction of training in {interval} (0.5 = the first half), got {value!r}"
-        )
-    return float(value)
-
-
 # --------------------------------------------------------------------------- the interface
 class Loss(nn.Module):
     """What every loss offers: ``forward(embeddings, labels)``, a ``name``, ``config()``, ``schedule``.
 
+    Each loss class also carries its facts, so that the CLI, the explorer and the scoreboard
+    ask the class instead of comparing names: ``label`` (its display name), ``margin_arg``
+    (the constructor argument that is its margin, or None) with ``margin_range`` ``[low,
+    high)`` and ``integer_margin``, ``takes_scale`` (a constructor argument ``s``),
+    ``options`` (other choices, e.g. the triplet's mining), ``default_warmup`` (the margin
+    warm-up when training is given none), ``metric`` (the similarity it trains for, so the
+    one it is scored by) and ``angular`` (its logits are s f(cos theta): the explorer shows it).
+    Defining a subclass with a ``name`` registers it in :data:`LOSSES`.
     ``classifies`` tells a head (class weights, ``logits(embeddings)`` for prediction) from a
     pair or triplet loss (no classes; ``fit`` feeds it P x K batches).
     """
 
     name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
     classifies: ClassVar[bool] = False
+    angular: ClassVar[bool] = False
+    margin_arg: ClassVar[str | None] = None
+    margin_range: ClassVar[tuple[float, float]] = (0.0, math.inf)
+    integer_margin: ClassVar[bool] = False
+    takes_scale: ClassVar[bool] = False
+    options: ClassVar[dict[str, tuple]] = {}
+    default_warmup: ClassVar[float] = 0.0
+    metric: ClassVar[str] = "cosine"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("name"):  # a loss of its own, not an abstract base
+            LOSSES[cls.name] = cls
+
+    @classmethod
+    def defaults(cls) -> dict:
+        """The constructor's keyword arguments and their defaults (``{"s": 10.0, "m": 0.1}``)."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
+
+    @classmethod
+    def check_margin(cls, value) -> float:
+        """``value`` as this loss's margin, or a ValueError naming its range."""
+        what = f"{cls.label or cls.name} {cls.margin_arg}"
+        return check_margin(value, what, cls.margin_range, integer=cls.integer_margin)
+
+    @classmethod
+    def warms_up(cls) -> bool:
+        """Whether a margin warm-up changes anything: a margin that training can fade in."""
+        return False
 
     def config(self) -> dict:
         """Constructor arguments: ``build_loss(self.name, **self.config())`` rebuilds the loss."""
@@ -159,6 +122,10 @@ class Loss(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={value}" for key, value in self.config().items())
+
+
+# Every loss by name, filled as the classes below are defined (and by any later subclass).
+LOSSES: dict[str, type[Loss]] = {}
 
 
 # --------------------------------------------------------------------------- heads
@@ -208,28 +175,35 @@ class MarginHead(Loss):
     """
 
     classifies = True
-    default_warmup: ClassVar[float] = 0.0  # the warm-up fraction when fit is given none
+    angular = True
+    # the arguments of formula besides the cosine, read from the head's attributes
+    formula_args: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, embedding_dim: int, num_classes: int, *, s: float = 1.0):
         super().__init__()
-        if not (_is_int(embedding_dim) and _is_int(num_classes) and embedding_dim >= 1 and num_classes >= 2):
-            raise ValueError(
-                "need integers embedding_dim >= 1 and num_classes >= 2, "
-                f"got {embedding_dim!r}, {num_classes!r}"
-            )
-        self.embedding_dim, self.num_classes = int(embedding_dim), int(num_classes)
-        self.s = _check_scale(s)
+        self.embedding_dim, self.num_classes = check_sizes(embedding_dim, num_classes)
+        self.s = check_scale(s)
         self.margin_weight = 1.0
         self.weight = nn.Parameter(self.initial_weight(self.num_classes, self.embedding_dim))
+
+    @classmethod
+    def warms_up(cls) -> bool:
+        return cls.angular and cls.margin_arg is not None
 
     # -- the hooks a subclass overrides -------------------------------------------------
     def initial_weight(self, num_classes: int, embedding_dim: int) -> torch.Tensor:
         """Class weights at the start of training: unit directions spread over the sphere."""
         return spread_directions(num_classes, embedding_dim)
 
-    def target_cosine(self, cos: torch.Tensor) -> torch.Tensor:
-        """Target-class cosines (``[N]`` or ``[N, 1]``, element-wise) -> with the margin (here: none)."""
+    @staticmethod
+    def formula(cos: torch.Tensor) -> torch.Tensor:
+        """The paper's target cosine f(cos theta) as a pure function of the cosine and the margin
+        (here: no margin). The explorer and the figures call it too: one formula per loss."""
         return cos
+
+    def target_cosine(self, cos: torch.Tensor) -> torch.Tensor:
+        """Target-class cosines (``[N]`` or ``[N, 1]``, element-wise) -> with this head's margin."""
+        return self.formula(cos, **{name: getattr(self, name) for name in self.formula_args})
 
     def scale_logits(self, cos: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         """Cosines ``[N, C]`` -> logits ``[N, C]``: multiply by the fixed scale s."""
@@ -282,14 +256,12 @@ class MarginHead(Loss):
         return F.cross_entropy(self.logits(embeddings, labels), labels)
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 class Softmax(MarginHead):
     """The baseline: a plain linear layer ``W x + b`` and cross-entropy. No margin, no norm."""
 
     name = "softmax"
+    label = "softmax"
+    angular = False  # W x + b: no cosine to put a margin on
 
     def __init__(self, embedding_dim: int, num_classes: int):
         super().__init__(embedding_dim, num_classes)
@@ -312,26 +284,131 @@ class NormFace(MarginHead):
     """Normalised softmax (NormFace): logits ``s * cos(theta_j)``, W and x on the sphere."""
 
     name = "normface"
+    label = "normalised softmax"
+    takes_scale = True
 
     def __init__(self, embedding_dim: int, num_classes: int, *, s: float = 10.0):
         super().__init__(embedding_dim, num_classes, s=s)
+
+
+class SphereFace(MarginHead):
+    """SphereFace / A-Softmax: W normalised, x not; target logit ``|x| * psi(theta)``.
+
+    psi(theta) = (-1)^k cos(m theta) - 2k for theta in [k pi/m, (k+1) pi/m], integer m in
+    1..6. The official annealing, target ``(lamb cos theta + psi(theta)) / (1 + lamb)``, is
+    the base class's blend with ``w = 1 / (1 + lamb)``; ``lamb`` falls with the fraction f
+    of training as ``max(lamb_min, base * (1 + gamma f / warmup) ** -power)``, the official
+    law (1000, 1, 5) with iterations counted in warm-ups: ``gamma = (base / lamb_min) **
+    (1 / power) - 1``, so that lamb reaches ``lamb_min`` at ``f = warmup`` (default 0.5)
+    and stays there. ``warmup = 0`` means no annealing (lamb = 0, pure A-Softmax).
+    """
+
+    name = "sphereface"
+    label = "SphereFace"
+    margin_arg, margin_range, integer_margin = "m", (1, SPHEREFACE_MAX_M + 1), True
+    formula_args = ("m",)
+    default_warmup = 0.5  # lambda reaches lamb_min half way through training
+
+    def __init__(
+        self,
+        embedding_dim: int,
+        num_classes: int,
+        *,
+        m: int = 4,
+        lamb_base: float = 1000.0,
+        lamb_power: float = 1.0,
+        lamb_min: float = 5.0,
+    ):
+        super().__init__(embedding_dim, num_classes, s=1.0)
+        self.m = self.check_margin(m)
+        self.lamb_base = check_lambda(lamb_base, "lamb_base")
+        self.lamb_min = check_lambda(lamb_min, "lamb_min")
+        if not (is_number(lamb_power) and lamb_power > 0):
+            raise ValueError(f"lamb_power must be a finite number > 0 (official: 1), got {lamb_power!r}")
+        self.lamb_power = float(lamb_power)
+        if self.lamb_min == 0 < self.lamb_base:
+            raise ValueError(
+                "lamb_min must be > 0 (lamb falls to it); for pure A-Softmax train with warmup 0"
+            )
+
+    def config(self) -> dict:
+        return {
+            "embedding_dim": self.embedding_dim,
+            "num_classes": self.num_classes,
+            "m": self.m,
+            "lamb_base": self.lamb_base,
+            "lamb_power": self.lamb_power,
+            "lamb_min": self.lamb_min,
+        }
+
+    @property
+    def lamb(self) -> float:
+        """The paper's lambda, ``1 / w - 1`` (0 at the full margin, inf at none)."""
+        return math.inf if self.margin_weight == 0 else 1.0 / self.margin_weight - 1.0
+
+    @lamb.setter
+    def lamb(self, value: float) -> None:
+        self.margin_weight = 1.0 / (1.0 + check_lambda(value, "lamb", allow_inf=True))
+
+    def lamb_at(self, fraction: float, *, warmup: float) -> float:
+        """lambda at ``fraction`` of training: the official law, reaching ``lamb_min`` at ``warmup``."""
+        if warmup == 0:
+            return 0.0
+        if self.lamb_base <= self.lamb_min:
+            return self.lamb_min
+        gamma = (self.lamb_base / self.lamb_min) ** (1.0 / self.lamb_power) - 1.0
+        decayed = self.lamb_base * (1.0 + gamma * fraction / warmup) ** (-self.lamb_power)
+        return max(self.lamb_min, decayed)
+
+    def warmup_weight(self, fraction: float, warmup: float) -> float:
+        return 1.0 / (1.0 + self.lamb_at(fraction, warmup=warmup))
+
+    @staticmethod
+    def formula(cos: torch.Tensor, *, m: int) -> torch.Tensor:
+        return sphereface_psi(cos, m)
+
+    def scale_logits(self, cos: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
+        # the scale is the feature norm |x|: [N, 1] * [N, C]
+        return embeddings.norm(dim=1, keepdim=True) * cos
+
+
+def sphereface_psi(cos: torch.Tensor, m: int) -> torch.Tensor:
+    """psi(theta) = (-1)^k cos(m theta) - 2k, computed from cos(theta) without arccos.
+
+    cos(m theta) is the Chebyshev polynomial T_m(cos theta) (smooth gradients everywhere);
+    k = floor(m theta / pi) is piecewise constant, so it is computed without a gradient.
+    """
+    # T_0 = 1, T_1 = c, T_{n+1} = 2 c T_n - T_{n-1}
+    prev, cos_m = torch.ones_like(cos), cos
+    for _ in range(m - 1):
+        prev, cos_m = cos_m, 2 * cos * cos_m - prev
+    with torch.no_grad():
+        theta = torch.acos(cos.clamp(-1.0, 1.0))
+        k = torch.floor(m * theta / math.pi).clamp(max=m - 1)  # k in {0, ..., m-1}
+        sign = 1.0 - 2.0 * torch.remainder(k, 2)  # (-1)^k
+    return sign * cos_m - 2.0 * k
 
 
 class CosFace(MarginHead):
     """CosFace / LMCL: target logit ``s * (cos(theta_y) - m)``, ``-0.5 <= m < 2`` (m < 0: negative margin)."""
 
     name = "cosface"
+    label = "CosFace"
+    takes_scale = True
+    margin_arg, margin_range = "m", (NEGATIVE_MIN_M, ADDITIVE_MAX_M)
+    formula_args = ("m",)
 
     def __init__(self, embedding_dim: int, num_classes: int, *, s: float = 10.0, m: float = 0.1):
         super().__init__(embedding_dim, num_classes, s=s)
-        self.m = _check_margin(m, upper=ADDITIVE_MAX_M, lower=NEGATIVE_MIN_M)
+        self.m = self.check_margin(m)
 
     def config(self) -> dict:
         return {**super().config(), "m": self.m}
 
-    def target_cosine(self, cos: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def formula(cos: torch.Tensor, *, m: float) -> torch.Tensor:
         # subtract the margin from the target cosine: the boundary becomes cos1 - cos2 = m
-        return cos - self.m
+        return cos - m
 
 
 class ArcFace(MarginHead):
@@ -344,6 +421,10 @@ class ArcFace(MarginHead):
     """
 
     name = "arcface"
+    label = "ArcFace"
+    takes_scale = True
+    margin_arg, margin_range = "m", (NEGATIVE_MIN_M, math.pi)
+    formula_args = ("m", "easy_margin")
 
     def __init__(
         self,
@@ -355,14 +436,15 @@ class ArcFace(MarginHead):
         easy_margin: bool = False,
     ):
         super().__init__(embedding_dim, num_classes, s=s)
-        self.m = _check_margin(m, upper=math.pi, lower=NEGATIVE_MIN_M)
+        self.m = self.check_margin(m)
         self.easy_margin = bool(easy_margin)
 
     def config(self) -> dict:
         return {**super().config(), "m": self.m, "easy_margin": self.easy_margin}
 
-    def target_cosine(self, cos: torch.Tensor) -> torch.Tensor:
-        return arcface_target(cos, self.m, easy_margin=self.easy_margin)
+    @staticmethod
+    def formula(cos: torch.Tensor, *, m: float, easy_margin: bool = False) -> torch.Tensor:
+        return arcface_target(cos, m, easy_margin=easy_margin)
 
 
 def arcface_target(cos: torch.Tensor, m: float, *, easy_margin: bool = False) -> torch.Tensor:
@@ -393,6 +475,10 @@ class CombinedMargin(MarginHead):
     """
 
     name = "combined"
+    label = "combined"
+    takes_scale = True
+    margin_arg, margin_range = "m2", (0.0, math.pi)
+    formula_args = ("m1", "m2", "m3")
 
     def __init__(
         self,
@@ -405,135 +491,23 @@ class CombinedMargin(MarginHead):
         m3: float = 0.0,
     ):
         super().__init__(embedding_dim, num_classes, s=s)
-        if not (_is_number(m1) and m1 >= 1.0):
+        if not (is_number(m1) and m1 >= 1.0):
             raise ValueError(f"m1 must be a finite number >= 1 (1 = no multiplicative margin), got {m1!r}")
         self.m1 = float(m1)
-        self.m2 = _check_margin(m2, "m2", math.pi)
-        self.m3 = _check_margin(m3, "m3", ADDITIVE_MAX_M)
+        self.m2 = self.check_margin(m2)
+        self.m3 = check_margin(m3, "combined m3", (0.0, ADDITIVE_MAX_M))
 
     def config(self) -> dict:
         return {**super().config(), "m1": self.m1, "m2": self.m2, "m3": self.m3}
 
-    def target_cosine(self, cos: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def formula(cos: torch.Tensor, *, m1: float, m2: float, m3: float) -> torch.Tensor:
         # theta from a clamped arccos: the gradient of acos is infinite at +-1
         theta = torch.acos(cos.clamp(-1.0 + EPS, 1.0 - EPS))
-        angle = self.m1 * theta + self.m2
+        angle = m1 * theta + m2
         # past pi the cosine would turn back up: keep it monotone by reflecting to -1 - ...
         target = torch.where(angle <= math.pi, torch.cos(angle), -1.0 - (angle - math.pi))
-        return target - self.m3
-
-
-class SphereFace(MarginHead):
-    """SphereFace / A-Softmax: W normalised, x not; target logit ``|x| * psi(theta)``.
-
-    psi(theta) = (-1)^k cos(m theta) - 2k for theta in [k pi/m, (k+1) pi/m], integer m in
-    1..6. The official annealing, target ``(lamb cos theta + psi(theta)) / (1 + lamb)``, is
-    the base class's blend with ``w = 1 / (1 + lamb)``; ``lamb`` falls with the fraction f
-    of training as ``max(lamb_min, base * (1 + gamma f / warmup) ** -power)``, the official
-    law (1000, 1, 5) with iterations counted in warm-ups: ``gamma = (base / lamb_min) **
-    (1 / power) - 1``, so that lamb reaches ``lamb_min`` at ``f = warmup`` (default 0.5)
-    and stays there. ``warmup = 0`` means no annealing (lamb = 0, pure A-Softmax).
-    """
-
-    name = "sphereface"
-    default_warmup = 0.5
-
-    def __init__(
-        self,
-        embedding_dim: int,
-        num_classes: int,
-        *,
-        m: int = 4,
-        lamb_base: float = 1000.0,
-        lamb_power: float = 1.0,
-        lamb_min: float = 5.0,
-    ):
-        super().__init__(embedding_dim, num_classes, s=1.0)
-        whole = _is_int(m) or (_is_number(m) and float(m).is_integer())
-        if not (whole and 1 <= m <= SPHEREFACE_MAX_M):
-            raise ValueError(
-                f"SphereFace m must be an integer in 1..{SPHEREFACE_MAX_M} (paper: 4), got {m!r}"
-            )
-        self.m = int(m)
-        self.lamb_base, self.lamb_min = (
-            _check_lambda(lamb_base, "lamb_base"),
-            _check_lambda(lamb_min, "lamb_min"),
-        )
-        if not (_is_number(lamb_power) and lamb_power > 0):
-            raise ValueError(f"lamb_power must be a finite number > 0 (official: 1), got {lamb_power!r}")
-        self.lamb_power = float(lamb_power)
-        if self.lamb_min == 0 < self.lamb_base:
-            raise ValueError(
-                "lamb_min must be > 0 (lamb falls to it); for pure A-Softmax train with warmup 0"
-            )
-
-    def config(self) -> dict:
-        return {
-            "embedding_dim": self.embedding_dim,
-            "num_classes": self.num_classes,
-            "m": self.m,
-            "lamb_base": self.lamb_base,
-            "lamb_power": self.lamb_power,
-            "lamb_min": self.lamb_min,
-        }
-
-    @property
-    def lamb(self) -> float:
-        """The paper's lambda, ``1 / w - 1`` (0 at the full margin, inf at none)."""
-        return math.inf if self.margin_weight == 0 else 1.0 / self.margin_weight - 1.0
-
-    @lamb.setter
-    def lamb(self, value: float) -> None:
-        self.margin_weight = 1.0 / (1.0 + _check_lambda(value, "lamb", allow_inf=True))
-
-    def lamb_at(self, fraction: float, *, warmup: float) -> float:
-        """lambda at ``fraction`` of training: the official law, reaching ``lamb_min`` at ``warmup``."""
-        if warmup == 0:
-            return 0.0
-        if self.lamb_base <= self.lamb_min:
-            return self.lamb_min
-        gamma = (self.lamb_base / self.lamb_min) ** (1.0 / self.lamb_power) - 1.0
-        decayed = self.lamb_base * (1.0 + gamma * fraction / warmup) ** (-self.lamb_power)
-        return max(self.lamb_min, decayed)
-
-    def warmup_weight(self, fraction: float, warmup: float) -> float:
-        return 1.0 / (1.0 + self.lamb_at(fraction, warmup=warmup))
-
-    def target_cosine(self, cos: torch.Tensor) -> torch.Tensor:
-        return sphereface_psi(cos, self.m)
-
-    def scale_logits(self, cos: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
-        # the scale is the feature norm |x|: [N, 1] * [N, C]
-        return embeddings.norm(dim=1, keepdim=True) * cos
-
-
-def _check_lambda(value: float, name: str, *, allow_inf: bool = False) -> float:
-    number = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
-    if not (number and value >= 0 and (allow_inf or math.isfinite(value))):
-        raise ValueError(f"SphereFace {name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def sphereface_psi(cos: torch.Tensor, m: int) -> torch.Tensor:
-    """psi(theta) = (-1)^k cos(m theta) - 2k, computed from cos(theta) without arccos.
-
-    cos(m theta) is the Chebyshev polynomial T_m(cos theta) (smooth gradients everywhere);
-    k = floor(m theta / pi) is piecewise constant, so it is computed without a gradient.
-    """
-    # T_0 = 1, T_1 = c, T_{n+1} = 2 c T_n - T_{n-1}
-    prev, cos_m = torch.ones_like(cos), cos
-    for _ in range(m - 1):
-        prev, cos_m = cos_m, 2 * cos * cos_m - prev
-    with torch.no_grad():
-        theta = torch.acos(cos.clamp(-1.0, 1.0))
-        k = torch.floor(m * theta / math.pi).clamp(max=m - 1)  # k in {0, ..., m-1}
-        sign = 1.0 - 2.0 * torch.remainder(k, 2)  # (-1)^k
-    return sign * cos_m - 2.0 * k
-
-
-HEADS: dict[str, type[MarginHead]] = {
-    cls.name: cls for cls in (Softmax, NormFace, SphereFace, CosFace, ArcFace, CombinedMargin)
-}
+        return target - m3
 
 
 def target_logit_curve(
@@ -542,21 +516,20 @@ def target_logit_curve(
     """The target logit as a function of theta (radians) for a named loss and its parameters.
 
     ``params`` are the head's keyword arguments (``s``, ``m``, ``m1``..``m3``,
-    ``easy_margin``, ``lamb_*``). For SphereFace the scale is ``feature_norm`` and
-    ``lamb`` defaults to 0 (pure A-Softmax). Softmax has no angular target; its curve is
-    taken as NormFace with s = feature_norm.
+    ``easy_margin``; ``lamb``: SphereFace's annealing, default 0 = the pure formula). A head
+    that takes no scale is scaled by ``feature_norm`` (SphereFace: |x|). A loss without an
+    angular target (softmax) gives ``feature_norm * cos(theta)``. No head is built: the
+    curve is the class's :meth:`~MarginHead.formula`.
     """
     theta = torch.as_tensor(theta, dtype=torch.float64)
     cos = torch.cos(theta)
-    if loss == "softmax":
+    cls = LOSSES[loss]
+    if not cls.angular:
         return feature_norm * cos
-    lamb = params.pop("lamb", 0.0)
-    head = HEADS[loss](2, 2, **params)
-    if isinstance(head, SphereFace):
-        head.lamb = lamb
-    with torch.no_grad():
-        target = head.training_target(cos)
-    return feature_norm * target if isinstance(head, SphereFace) else head.s * target
+    arguments = {**cls.defaults(), **params}
+    weight = 1.0 / (1.0 + check_lambda(params.get("lamb", 0.0), "lamb", allow_inf=True))
+    target = torch.lerp(cos, cls.formula(cos, **{name: arguments[name] for name in cls.formula_args}), weight)
+    return (check_scale(arguments["s"]) if cls.takes_scale else feature_norm) * target
 
 
 # --------------------------------------------------------------------------- metric losses
@@ -588,10 +561,13 @@ class ContrastiveLoss(Loss):
     """
 
     name = "contrastive"
+    label = "contrastive"
+    margin_arg = "margin"
+    metric = "euclidean"  # d = |x1 - x2| on raw embeddings
 
     def __init__(self, margin: float = 1.0):
         super().__init__()
-        self.margin = _check_margin(margin, "margin")
+        self.margin = self.check_margin(margin)
         if self.margin == 0:
             raise ValueError("contrastive margin must be > 0, got 0 (try 1.0)")
 
@@ -617,15 +593,6 @@ class ContrastiveLoss(Loss):
         return (same * dist_sq + (1 - same) * negative).mean()
 
 
-def check_same(same: torch.Tensor, *, count: int) -> None:
-    """Pair labels: ``[count]``, bool or only the values 0 and 1."""
-    if not isinstance(same, torch.Tensor) or same.shape != (count,):
-        shape = list(same.shape) if isinstance(same, torch.Tensor) else type(same).__name__
-        raise ValueError(f"pair labels must be a tensor [{count}] (one per pair), got {shape}")
-    if same.dtype != torch.bool and not ((same == 0) | (same == 1)).all():
-        raise ValueError("pair labels must be 0 (different) or 1 (same), got other values")
-
-
 def pairwise_distances(embeddings: torch.Tensor, *, squared: bool = True) -> torch.Tensor:
     """Euclidean distances between all rows: ``[N, D] -> [N, N]`` (squared by default)."""
     # |a - b|^2 = |a|^2 + |b|^2 - 2 a.b, clamped at 0 against round-off
@@ -648,18 +615,21 @@ class TripletLoss(Loss):
 
     :meth:`mine` returns the mined ``(anchor, positive, negative)`` index tensors for plots.
     With no triplet mined the loss is an exact zero that still back-propagates.
-    :meth:`listed_loss` is the reference (two gathers and a ReLU over the listed
-    triplets); semi-hard and batch-all take the faster :meth:`_mean_over_valid`.
+    :meth:`listed_loss` is the formula over the listed triplets; semi-hard and batch-all
+    take a faster route to the same number (:func:`minifacenet.fast.triplet_mean_over_valid`).
     """
 
     name = "triplet"
+    label = "triplet"
+    margin_arg = "margin"
     MINING = ("semi-hard", "batch-hard", "batch-all", "random")
+    options = {"mining": MINING}
 
     def __init__(
         self, margin: float = 0.2, mining: str = "semi-hard", *, squared: bool = True, normalize: bool = True
     ):
         super().__init__()
-        self.margin = _check_margin(margin, "margin")
+        self.margin = self.check_margin(margin)
         if mining not in self.MINING:
             raise ValueError(f"unknown mining {mining!r}: choose one of {', '.join(self.MINING)}")
         self.mining, self.squared, self.normalize = mining, bool(squared), bool(normalize)
@@ -671,6 +641,11 @@ class TripletLoss(Loss):
             "squared": self.squared,
             "normalize": self.normalize,
         }
+
+    @property
+    def metric(self) -> str:
+        """Squared L2 of unit vectors is 2 - 2 cos: the cosine's ranking; raw distances: Euclidean."""
+        return "cosine" if self.normalize else "euclidean"
 
     def distances(self, embeddings: torch.Tensor) -> torch.Tensor:
         x = F.normalize(embeddings, dim=1) if self.normalize else embeddings
@@ -734,7 +709,7 @@ class TripletLoss(Loss):
         if self.mining in ("semi-hard", "batch-all"):
             with torch.no_grad():
                 a, p, valid = self._margin_candidates(dist, *self._masks(labels))
-            return self._mean_over_valid(dist, a, p, valid, embeddings)
+            return triplet_mean_over_valid(dist, a, p, valid, self.margin, embeddings)
         return self.listed_loss(dist, *self.mine(embeddings, labels, distances=dist), embeddings)
 
     def listed_loss(self, dist, anchor, positive, negative, embeddings) -> torch.Tensor:
@@ -746,32 +721,10 @@ class TripletLoss(Loss):
         losses = F.relu(dist[anchor, positive] - dist[anchor, negative] + self.margin)
         return losses.mean()
 
-    def _mean_over_valid(self, dist, a, p, valid, embeddings) -> torch.Tensor:
-        """Fast :meth:`listed_loss` for semi-hard and batch-all, without listing the triplets.
 
-        Every semi-hard or batch-all triplet violates the margin, so its hinge is active and
-        the sum splits into weights on the distance matrix:
-        sum = sum_i count_i (d(a_i, p_i) + margin) - sum_{i, n} valid[i, n] d(a_i, n).
-        Same value and gradient as averaging the listed triplets, at the cost of [N, N] ops
-        (a test pins the two equal).
-        """
-        negatives = valid.to(dist.dtype)  # [P, N] 1 where (a_i, p_i, n) is a triplet
-        count = negatives.sum(1)  # [P] triplets per positive pair
-        total = count.sum()
-        if total == 0:
-            # nothing to learn from this batch: an exact zero still attached to the graph
-            return embeddings.sum() * 0.0
-        # weight[a, n] = -(triplets with anchor a and negative n); weight[a_i, p_i] = count_i
-        weight = torch.zeros_like(dist).index_add_(0, a, negatives).neg_()  # [N, N]
-        weight[a, p] += count  # positive pairs are distinct, so no index repeats
-        # summed in float64: the weighted terms cancel, and T can reach millions
-        weighted = (weight.double() * dist.double()).sum()
-        return (weighted / total.double()).to(dist.dtype) + self.margin
-
-
-METRIC_LOSSES: dict[str, type[Loss]] = {cls.name: cls for cls in (ContrastiveLoss, TripletLoss)}
-LOSSES: dict[str, type[Loss]] = {**HEADS, **METRIC_LOSSES}
+# The course's losses (LOSSES also holds any subclass defined later).
 LOSS_NAMES = tuple(LOSSES)
+HEADS: dict[str, type[MarginHead]] = {name: cls for name, cls in LOSSES.items() if cls.classifies}
 
 
 def build_loss(
@@ -783,7 +736,7 @@ def build_loss(
     embedding and any classes, so they ignore the two (callers may pass them for every loss).
     """
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}: choose one of {', '.join(LOSS_NAMES)}")
+        raise ValueError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")
     if not LOSSES[name].classifies:
         return LOSSES[name](**params)
     if embedding_dim is None or num_classes is None:

@@ -87,20 +87,9 @@ def split_by_class(images: torch.Tensor, labels: torch.Tensor, *, unseen=UNSEEN_
 
 # --------------------------------------------------------------------------- which measure
 def loss_metric(loss: nn.Module) -> str:
-    """The similarity a loss trains for, so the one it is scored by.
-
-    - heads (softmax and the angular margins): the logits are s cos(theta) (softmax: W x,
-      whose argmax ignores |x|), and test-time use is the cosine: ``"cosine"``;
-    - :class:`~minifacenet.losses.ContrastiveLoss`: d = |x1 - x2| on raw embeddings: ``"euclidean"``;
-    - :class:`~minifacenet.losses.TripletLoss`: squared L2 on L2-normalised embeddings
-      (``normalize=True``, the default), |a - b|^2 = 2 - 2 cos: the same ranking as ``"cosine"``;
-      with ``normalize=False`` raw distances: ``"euclidean"`` (squared or not, the same ranking).
-    """
-    if isinstance(loss, losses.ContrastiveLoss):
-        return "euclidean"
-    if isinstance(loss, losses.TripletLoss):
-        return "cosine" if loss.normalize else "euclidean"
-    return "cosine"
+    """The similarity a loss trains for, so the one it is scored by: the loss's own ``metric``
+    (``"cosine"`` for the heads and the normalised triplet, ``"euclidean"`` for contrastive)."""
+    return loss.metric
 
 
 # --------------------------------------------------------------------------- the report
@@ -288,8 +277,8 @@ class Scoreboard:
 
     def add(self, loss: str, report: Mapping, *, dim: int, note: str = "") -> dict:
         """Keep ``report`` (from :func:`openset_report`) as the live row of ``loss`` in ``dim``-D."""
-        if loss not in self.order:
-            raise ValueError(f"unknown loss {loss!r} for this scoreboard: one of {', '.join(self.order)}")
+        if loss not in self.order and loss not in losses.LOSSES:
+            raise ValueError(f"unknown loss {loss!r} for this scoreboard: one of {', '.join(losses.LOSSES)}")
         row = {"loss": loss, "dim": int(dim), "scores": dict(report), "note": note, "time": time.time()}
         rows = [r for r in self.live_rows() if (r["loss"], r["dim"]) != (loss, int(dim))] + [row]
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -303,7 +292,8 @@ class Scoreboard:
     def rows(self, *, upto: str | None = None) -> list[dict]:
         """Rows in course order up to ``upto`` (inclusive); each with ``source`` "live" or
         "reference"; a (loss, dim) measured live hides its reference row."""
-        losses_shown = self.order[: self.order.index(upto) + 1] if upto else self.order
+        ranked = sorted({*self.order, *(r["loss"] for r in self.live_rows())}, key=self.rank)
+        losses_shown = ranked[: ranked.index(upto) + 1] if upto else ranked
         live = [{**r, "source": "live"} for r in self.live_rows()]
         measured = {(r["loss"], r["dim"]) for r in live}
         reference = [
@@ -312,7 +302,14 @@ class Scoreboard:
             if (r["loss"], r["dim"]) not in measured
         ]
         chosen = [r for r in live + reference if r["loss"] in losses_shown]
-        return sorted(chosen, key=lambda r: (self.order.index(r["loss"]), r["dim"], r["source"]))
+        return sorted(chosen, key=lambda r: (self.rank(r["loss"]), r["dim"], r["source"]))
+
+    def rank(self, loss: str) -> int:
+        """A loss's place in the table: the course order, then any other loss in library order."""
+        if loss in self.order:
+            return self.order.index(loss)
+        names = list(losses.LOSSES)
+        return len(self.order) + (names.index(loss) if loss in names else len(names))
 
     def markdown(self, *, upto: str | None = None, columns=REPORT_COLUMNS) -> str:
         """The table, one row per (loss, dim); "source" says live (measured here) or reference (CLI)."""

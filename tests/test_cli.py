@@ -134,7 +134,7 @@ def test_bad_flags_exit_non_zero_with_the_reason(argv, reason, capsys):
 @pytest.mark.parametrize(
     ("argv", "reason"),
     [
-        (["--loss", "cosface", "--margin", "-0.7"], "margin m must be >= -0.5"),
+        (["--loss", "cosface", "--margin", "-0.7"], "CosFace m must be >= -0.5"),
         (["--loss", "triplet", "--margin", "-1"], "margin must be >= 0, got -1.0"),
         (["--loss", "sphereface", "--margin", "2.5"], "integer"),
         (["--loss", "arcface", "--scale", "0"], "scale s must be"),
@@ -147,12 +147,10 @@ def test_bad_loss_values_exit_2_with_one_line(mnist_subset, argv, reason, capsys
     assert len(err.splitlines()) == 1 and reason in err and err.startswith("minifacenet: error:")
 
 
-def test_positive_int_means_positive():
-    with pytest.raises(ValueError, match="int_at_least"):
-        cli.positive_int(0)
+def test_int_at_least_takes_its_minimum_and_refuses_below():
     with pytest.raises(argparse.ArgumentTypeError, match="must be >= 1, got 0"):
-        cli.positive_int(1)("0")
-    assert cli.int_at_least(0)("0") == 0 and cli.positive_int(3)("3") == 3
+        cli.int_at_least(1)("0")
+    assert cli.int_at_least(0)("0") == 0 and cli.int_at_least(3)("3") == 3
 
 
 @pytest.fixture
@@ -220,7 +218,8 @@ def read_only_folder(tmp_path, monkeypatch):
         (["--out", "FILE"], "is a file, not a folder"),
         (["--out", "FILE/run"], "is a file, so the folder cannot be made"),
         (["--out", "READONLY/run"], "is read-only: give a folder you can write"),
-        (["--loss", "cosface", "--margin", "-0.6"], "margin m must be >= -0.5"),
+        (["--loss", "cosface", "--margin", "-0.6"], "CosFace m must be >= -0.5"),
+        (["--warmup", "0.5"], "--warmup does nothing for --loss softmax: drop it, or use sphereface"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_before_loading_data(argv, reason, capsys, tmp_path, monkeypatch):

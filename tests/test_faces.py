@@ -75,13 +75,14 @@ def test_shift_moves_each_image_by_at_most_max_shift():
     assert len(shifts) > 5  # shifts differ from image to image
 
 
-def test_sphereface_schedule_reaches_its_floor_at_forty_percent():
+def test_the_warmup_on_faces_is_the_longer_of_the_faces_ramp_and_the_loss_own():
     params = faces.face_loss_settings("sphereface")
-    warmup = faces.warmup_for("sphereface", faces.FaceConfig())
     head = losses.build_loss("sphereface", embedding_dim=4, num_classes=3, **params)
-    assert head.lamb_at(0.4, warmup=warmup) == pytest.approx(params["lamb_min"])
-    assert head.lamb_at(0.2, warmup=warmup) > params["lamb_min"]
-    assert faces.warmup_for("cosface", faces.FaceConfig()) == faces.FaceConfig().warmup_fraction
+    warmup = faces.warmup_for(head, faces.FaceConfig())
+    assert warmup == losses.SphereFace.default_warmup  # one answer: the class's
+    assert head.lamb_at(warmup, warmup=warmup) == pytest.approx(params["lamb_min"])
+    cosface = losses.build_loss("cosface", embedding_dim=4, num_classes=3)
+    assert faces.warmup_for(cosface, faces.FaceConfig()) == faces.FaceConfig().warmup_fraction
     assert faces.face_loss_settings("cosface", overrides={"m": 0.2}) == {"s": 16.0, "m": 0.2}
     with pytest.raises(ValueError, match="unknown loss"):
         faces.face_loss_settings("center")

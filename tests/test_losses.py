@@ -757,81 +757,6 @@ def test_softmax_keeps_the_linear_layers_xavier_start():
     assert head.weight.norm(dim=1).std() > 0.01  # not unit rows
 
 
-# --------------------------------------------------------------------------- full margin = the old heads
-def old_target(name: str, params: dict, cos: torch.Tensor, lamb: float) -> torch.Tensor:
-    """The target cosines of the heads before the schedule moved into the base class, written out."""
-    if name == "cosface":
-        return cos - params["m"]
-    if name == "arcface":
-        m = params["m"]
-        sin = torch.sqrt((1.0 - cos * cos).clamp_min(1e-7))
-        shifted = cos * math.cos(m) - sin * math.sin(m)
-        if params.get("easy_margin"):
-            return torch.where(cos > 0, shifted, cos)
-        return torch.where(cos > math.cos(math.pi - m), shifted, cos - m * math.sin(m))
-    if name == "combined":
-        theta = torch.acos(cos.clamp(-1.0 + 1e-7, 1.0 - 1e-7))
-        angle = params["m1"] * theta + params["m2"]
-        return torch.where(angle <= math.pi, torch.cos(angle), -1.0 - (angle - math.pi)) - params["m3"]
-    if name == "sphereface":
-        # psi(theta) = (-1)^k cos(m theta) - 2k, blended: (lamb cos + psi) / (1 + lamb)
-        m, theta = params["m"], torch.acos(cos.clamp(-1.0, 1.0))
-        k = torch.floor(m * theta / math.pi).clamp(max=m - 1)
-        psi = (1.0 - 2.0 * torch.remainder(k, 2)) * torch.cos(m * theta) - 2.0 * k
-        return (lamb * cos + psi) / (1.0 + lamb)
-    return cos  # normface
-
-
-def old_loss(name: str, params: dict, weight, embeddings, labels, *, lamb: float = 0.0) -> torch.Tensor:
-    """Cross-entropy of the pre-schedule training logits at the full margin."""
-    if name == "softmax":
-        return torch.nn.functional.cross_entropy(embeddings @ weight.T, labels)
-    unit = torch.nn.functional.normalize
-    cos = (unit(embeddings, dim=1) @ unit(weight, dim=1).T).clamp(-1.0, 1.0)
-    index = labels.view(-1, 1)
-    cos = cos.scatter(1, index, old_target(name, params, cos.gather(1, index), lamb))
-    scale = embeddings.norm(dim=1, keepdim=True) if name == "sphereface" else params.get("s", 10.0)
-    return torch.nn.functional.cross_entropy(scale * cos, labels)
-
-
-FULL_MARGIN_CASES = [
-    ("softmax", {}),
-    ("normface", {"s": 16.0}),
-    ("cosface", {"s": 16.0, "m": 0.35}),
-    ("arcface", {"s": 16.0, "m": 0.5}),
-    ("arcface", {"s": 10.0, "m": 0.3, "easy_margin": True}),
-    ("combined", {"s": 16.0, "m1": 1.5, "m2": 0.2, "m3": 0.1}),
-    *[("sphereface", {"m": m}) for m in (1, 2, 3, 4)],
-]
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize(("name", "params"), FULL_MARGIN_CASES)
-def test_full_margin_losses_equal_the_pre_schedule_heads(name, params, dtype):
-    for seed in range(3):
-        embeddings, labels, weight = random_batch(seed=seed, dtype=dtype)
-        head = losses.build_loss(name, embedding_dim=3, num_classes=5, **params).to(dtype)
-        with torch.no_grad():
-            head.weight.copy_(weight)
-        head.schedule(1.0, warmup=0.0)  # w = 1, what fit leaves behind
-        ours = embeddings.clone().requires_grad_()
-        theirs = embeddings.clone().requires_grad_()
-        new, old = head(ours, labels), old_loss(name, params, weight, theirs, labels)
-        new.backward()
-        old.backward()
-        assert abs(new.item() - old.item()) <= 1e-6, (name, params, seed)
-        torch.testing.assert_close(ours.grad, theirs.grad, rtol=0, atol=1e-6)
-
-
-@pytest.mark.parametrize("lamb", [5.0, 1000.0])
-def test_sphereface_lambda_blend_equals_the_pre_schedule_annealing(lamb):
-    embeddings, labels, weight = random_batch(seed=7)
-    head = make_head(losses.SphereFace, weight, m=4)
-    head.lamb = lamb  # w = 1 / (1 + lamb)
-    expected = old_loss("sphereface", {"m": 4}, weight, embeddings, labels, lamb=lamb)
-    assert abs(head(embeddings, labels).item() - expected.item()) <= 1e-6
-
-
 # --------------------------------------------------------------------------- one interface for every loss
 @pytest.mark.parametrize("name", losses.LOSS_NAMES)
 def test_every_loss_has_a_name_and_a_config_that_rebuilds_it(name):
@@ -884,39 +809,7 @@ def test_contrastive_forward_is_the_pair_loss_of_the_batch_pairs():
     assert loss(embeddings, labels).item() == pytest.approx(sum(terms) / len(terms), rel=1e-12)
 
 
-# --------------------------------------------------------------------------- fast paths = their references
-def test_the_finite_check_equals_its_reference():
-    big = torch.finfo(torch.float32).max
-    cases = [
-        torch.randn(50, 3),
-        torch.tensor([[1.0, float("nan")]]),
-        torch.tensor([[float("inf"), 1.0]]),
-        torch.tensor([[float("inf"), -float("inf")]]),
-        torch.tensor([[big, big]]),  # the sum overflows, every entry is finite
-        torch.zeros(0, 2),
-    ]
-    for values in cases:
-        assert losses.all_finite(values) == losses.all_finite_reference(values), values
-
-
-@pytest.mark.parametrize("mining", ["semi-hard", "batch-all"])
-@pytest.mark.parametrize("seed", range(4))
-def test_the_fast_triplet_mean_equals_the_listed_triplets(mining, seed):
-    embeddings, labels = small_triplet_batch(seed, n=16)
-    loss_fn = losses.TripletLoss(0.4, mining)
-    fast_input = embeddings.clone().requires_grad_()
-    listed_input = embeddings.clone().requires_grad_()
-    fast = loss_fn(fast_input, labels)
-    dist = loss_fn.distances(listed_input)
-    listed = loss_fn.listed_loss(dist, *loss_fn.mine(listed_input, labels, distances=dist), listed_input)
-    fast.backward()
-    listed.backward()
-    assert listed.item() > 0
-    torch.testing.assert_close(fast, listed, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(fast_input.grad, listed_input.grad, rtol=1e-9, atol=1e-12)
-
-
-# --------------------------------------------------------------------------- bad input (issue 15)
+# --------------------------------------------------------------------------- bad input: the mend named
 @pytest.mark.parametrize("m", [7, 10**5, 1e9])
 def test_sphereface_m_is_bounded_to_what_the_lessons_use(m):
     with pytest.raises(ValueError, match=r"integer in 1\.\.6"):
