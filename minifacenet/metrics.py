@@ -326,6 +326,10 @@ def angle_statistics(embeddings, labels, *, weight=None) -> dict:
                 f"weight must be [C, {x.shape[1]}] with labels in [0, C); got shape {w.shape} and "
                 f"labels {classes.min()}..{classes.max()}: pass the head trained on these labels"
             )
+        if not (np.isfinite(w).all() and (w != 0).any(axis=1).all()):
+            raise ValueError(
+                "weight rows must be finite and not all zero (a zero row has no angle): pass the head"
+            )
         stats["w_ec"] = float(np.diag(_angles(w[classes], centres)).mean())
         stats["w_inter"] = float(_min_angle_to_others(w).mean())
     return stats
