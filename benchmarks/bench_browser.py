@@ -38,12 +38,13 @@ from browser_support import (  # noqa: E402
 )
 
 from minifacenet.explorer import MarginExplorer  # noqa: E402
-from minifacenet.explorer.margins import Margin, compute_frame, synthetic_2d  # noqa: E402
+from minifacenet.frames import compute_frame  # noqa: E402
+from minifacenet.geometry import Margin, synthetic_2d  # noqa: E402
 
 SLIDER, IMAGE = ".mfn-explorer .mfn-m-slider", ".mfn-explorer .mfn-figure"
 EXPLORER_CELL = """\
 from minifacenet.explorer import MarginExplorer
-from minifacenet.explorer.margins import synthetic_2d
+from minifacenet.geometry import synthetic_2d
 embeddings, labels, weight = synthetic_2d(num_classes=10, per_class={per_class}, spread=0.2)
 explorer = MarginExplorer(weight=weight, embeddings=embeddings, labels=labels, loss="arcface", m=0.0,
                           max_points=len(labels))

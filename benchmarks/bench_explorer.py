@@ -21,16 +21,16 @@ import matplotlib
 matplotlib.use("Agg")
 
 from minifacenet.explorer import MarginExplorer  # noqa: E402
-from minifacenet.explorer.margins import (  # noqa: E402
-    CURVE_NAMES,
+from minifacenet.frames import Scene, compute_frame  # noqa: E402
+from minifacenet.geometry import (  # noqa: E402
     CURVE_THETA,
     Margin,
-    Scene,
-    compute_frame,
     cosface_margin_upper_bound,
+    curve_label,
+    curve_names,
     synthetic_2d,
 )
-from minifacenet.explorer.views import CircleDashboard  # noqa: E402
+from minifacenet.views import CircleDashboard  # noqa: E402
 
 
 def median_ms(action, values) -> tuple[float, float]:
@@ -51,7 +51,8 @@ def naive_update(explorer: MarginExplorer, m: float) -> bytes:
     """Recompute everything for one slider value: cosines, a new figure, a full draw."""
     points = len(explorer.labels)
     scene = Scene.build(explorer.embeddings, explorer.labels, explorer.weight, max_points=points)
-    view = CircleDashboard(scene, theta=CURVE_THETA, curve_names=CURVE_NAMES,
+    labels = {name: curve_label(name) for name in curve_names()}
+    view = CircleDashboard(scene, theta=CURVE_THETA, curve_labels=labels,
                            m_max=cosface_margin_upper_bound(len(explorer.weight)))  # fmt: skip
     return view.draw(compute_frame(scene, Margin(loss="arcface", m=m, s=10.0)))
 

@@ -110,17 +110,20 @@ def part_a(images: torch.Tensor, labels: torch.Tensor, *, repeats: int = 41, num
 def pml_head(name: str, ours: nn.Module, embedding_dim: int, num_classes: int) -> nn.Module | None:
     """PML's counterpart of one of our heads, sharing its weights; None if PML has none."""
     params = HEAD_PARAMS[name]
-    if name == "normface":
-        pml = pml_losses.NormalizedSoftmaxLoss(num_classes, embedding_dim, temperature=1.0 / params["s"])
-    elif name == "cosface":
-        pml = pml_losses.CosFaceLoss(num_classes, embedding_dim, margin=params["m"], scale=params["s"])
-    elif name == "arcface":
-        degrees = math.degrees(params["m"])  # PML's ArcFace margin is in degrees
-        pml = pml_losses.ArcFaceLoss(num_classes, embedding_dim, margin=degrees, scale=params["s"])
-    elif name == "sphereface":
-        pml = pml_losses.SphereFaceLoss(num_classes, embedding_dim, margin=params["m"], scale=1)
-    else:
+    counterparts = {  # our loss -> PML's loss with the same parameters
+        "normface": lambda: pml_losses.NormalizedSoftmaxLoss(num_classes, embedding_dim,
+                                                             temperature=1.0 / params["s"]),
+        "cosface": lambda: pml_losses.CosFaceLoss(num_classes, embedding_dim, margin=params["m"],
+                                                  scale=params["s"]),
+        # PML's ArcFace margin is in degrees
+        "arcface": lambda: pml_losses.ArcFaceLoss(num_classes, embedding_dim,
+                                                  margin=math.degrees(params["m"]), scale=params["s"]),
+        "sphereface": lambda: pml_losses.SphereFaceLoss(num_classes, embedding_dim, margin=params["m"],
+                                                        scale=1),
+    }  # fmt: skip
+    if name not in counterparts:
         return None
+    pml = counterparts[name]()
     with torch.no_grad():
         pml.W.copy_(ours.weight.T)  # PML stores W as [D, C]
     return pml

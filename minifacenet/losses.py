@@ -87,6 +87,7 @@ class Loss(nn.Module):
     margin_arg: ClassVar[str | None] = None
     margin_range: ClassVar[tuple[float, float]] = (0.0, math.inf)
     integer_margin: ClassVar[bool] = False
+    neutral_margin: ClassVar[float] = 0.0  # the margin at which the formula is the plain cosine
     takes_scale: ClassVar[bool] = False
     options: ClassVar[dict[str, tuple]] = {}
     default_warmup: ClassVar[float] = 0.0
@@ -309,7 +310,7 @@ class SphereFace(MarginHead):
 
     name = "sphereface"
     label = "SphereFace"
-    margin_arg, margin_range, integer_margin = "m", (1, SPHEREFACE_MAX_M + 1), True
+    margin_arg, margin_range, integer_margin, neutral_margin = "m", (1, SPHEREFACE_MAX_M + 1), True, 1
     formula_args = ("m",)
     default_warmup = 0.5  # lambda reaches lamb_min half way through training
 

@@ -1,7 +1,8 @@
 """Figure functions: data and parameters in, a figure out (``ax=None`` draws a new one).
 
-The margin figures compute their arrays with :mod:`minifacenet.explorer.margins` and draw
-them with :mod:`minifacenet.explorer.views`, the same pieces the explorer widget uses.
+The margin figures compute their arrays with :mod:`minifacenet.geometry` (and
+:mod:`minifacenet.frames`) and draw them with :mod:`minifacenet.views`, the same pieces the
+explorer widget uses; nothing here imports the widget package.
 """
 
 from __future__ import annotations
@@ -9,10 +10,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import losses
-from .explorer import margins
-from .explorer.views import (
-    LOSS_LABELS,
+from . import frames, geometry, losses
+from .tensors import to_numpy, unit
+from .views import (
     BinaryBoundaryView,
     CircleView,
     ProbabilityView,
@@ -23,14 +23,13 @@ from .explorer.views import (
     sphere_figure,
     update_sphere_figure,
 )
-from .tensors import to_numpy, unit
 
 __all__ = [
-    "CURVE_LOSSES", "LOSS_LABELS", "class_colors", "plot_all_binary_boundaries", "plot_binary_boundaries",
+    "CURVE_LOSSES", "class_colors", "plot_all_binary_boundaries", "plot_binary_boundaries",
     "plot_embeddings", "plot_margin_circle", "plot_probability_vs_s", "plot_sphere", "plot_sphere_static",
     "plot_target_logits",
 ]  # fmt: skip
-CURVE_LOSSES = margins.CURVE_NAMES
+CURVE_LOSSES = geometry.curve_names()
 
 
 def plot_embeddings(embeddings, labels, *, weight=None, ax=None, title: str | None = None,
@@ -45,7 +44,7 @@ def plot_embeddings(embeddings, labels, *, weight=None, ax=None, title: str | No
     x, y = to_numpy(embeddings).astype(float), to_numpy(labels).astype(int)
     dim = 3 if x.shape[1] == 3 else 2
     x = unit(x[:, :dim]) if normalize else x[:, :dim]
-    keep = margins.subsample(len(x), max_points, seed=seed)
+    keep = frames.subsample(len(x), max_points, seed=seed)
     x, y = x[keep], y[keep]
     if ax is None:
         ax = plt.figure(figsize=(5, 5)).add_subplot(projection="3d" if dim == 3 else None)
@@ -74,7 +73,7 @@ def _finish_axes(ax, *, dim: int, normalize: bool) -> None:
         ax.set_axis_off()
         return
     if normalize:
-        circle = margins.circle_points(np.linspace(0, 2 * np.pi, 200))
+        circle = geometry.circle_points(np.linspace(0, 2 * np.pi, 200))
         ax.plot(*circle.T, color="0.75", lw=0.8, zorder=0)
     ax.set_aspect("equal")
 
@@ -89,9 +88,9 @@ def plot_target_logits(*, losses=CURVE_LOSSES, m: float = 0.5, sphereface_m: int
     combined cos(m1 θ + m) − m3.
     """
     ax = ax if ax is not None else plt.subplots(figsize=(6, 4))[1]
-    theta = margins.CURVE_THETA
-    curves = margins.target_curves(m=m, sphereface_m=sphereface_m, m1=m1, m3=m3, theta=theta, names=losses)
-    view = TargetLogitView(ax, theta, names=losses)
+    theta = geometry.CURVE_THETA
+    curves = geometry.target_curves(m=m, sphereface_m=sphereface_m, m1=m1, m3=m3, theta=theta, names=losses)
+    view = TargetLogitView(ax, theta, labels={name: geometry.curve_label(name) for name in losses})
     view.update(curves, title=f"target logit, m = {m:.2f} (SphereFace m = {sphereface_m})")
     return ax.figure
 
@@ -104,11 +103,11 @@ def plot_binary_boundaries(*, loss: str = "arcface", m: float = 0.5, s: float = 
     NormFace θ1 = θ2; SphereFace m θ1 = θ2; CosFace cos θ1 − cos θ2 = m; ArcFace θ1 + m = θ2.
     """
     ax = ax if ax is not None else plt.subplots(figsize=(4, 4))[1]
-    margin = margins.Margin(loss=loss, m=m, s=s, **extra)
+    margin = geometry.Margin(loss=loss, m=m, s=s, **extra)
     grid = np.linspace(0.0, np.pi, points)
     theta1, theta2 = np.meshgrid(grid, grid)  # x: θ1, y: θ2
     view = BinaryBoundaryView(ax, theta_max=np.pi)
-    view.update(margins.binary_regions(margin, theta1, theta2), title=margins.margin_name(margin))
+    view.update(geometry.binary_regions(margin, theta1, theta2), title=geometry.margin_name(margin))
     return ax.figure
 
 
@@ -116,7 +115,7 @@ def plot_all_binary_boundaries(*, m: float = 0.5, sphereface_m: int = 4, s: floa
     """The four classic boundaries side by side (NormFace, SphereFace, CosFace, ArcFace)."""
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.8), constrained_layout=True)
     for ax, loss in zip(axes, ("normface", "sphereface", "cosface", "arcface"), strict=True):
-        margin = sphereface_m if loss == "sphereface" else m
+        margin = sphereface_m if geometry.loss_class(loss).integer_margin else m
         plot_binary_boundaries(loss=loss, m=margin, s=s, ax=ax, **extra)
     return fig
 
@@ -134,8 +133,8 @@ def plot_margin_circle(embeddings, labels, weight, *, loss: str = "arcface", m: 
     if ax is None:
         _, axes = plt.subplots(1, 2 if raw else 1, figsize=(10 if raw else 5, 5), squeeze=False)
         ax = axes[0, 0]
-    scene = margins.Scene.build(embeddings, labels, weight, strangers=strangers, max_points=max_points)
-    frame = margins.compute_frame(scene, margins.Margin(loss=loss, m=m, s=s, **extra), arc_resolution=1024,
+    scene = frames.Scene.build(embeddings, labels, weight, strangers=strangers, max_points=max_points)
+    frame = frames.compute_frame(scene, geometry.Margin(loss=loss, m=m, s=s, **extra), arc_resolution=1024,
                                   arc_steps=45)  # fmt: skip
     CircleView(ax, scene).update(frame, title=frame.title)
     if raw and len(ax.figure.axes) > 1:
@@ -158,15 +157,15 @@ def plot_probability_vs_s(*, loss: str = "cosface", m: float = 0.1, s: float = 1
     if weight is None:
         weight = losses.spread_directions(num_classes, 2)
     weight = unit(to_numpy(weight)[:, :2], dtype=np.float64)
-    count, margin = len(weight), margins.Margin(loss=loss, m=m, s=s, **extra)
+    count, margin = len(weight), geometry.Margin(loss=loss, m=m, s=s, **extra)
     start = np.arctan2(weight[0, 1], weight[0, 0])
     phi = start + np.linspace(-np.pi, np.pi, 361)
-    s_min = margins.scale_lower_bound(count, target_probability)
+    s_min = geometry.scale_lower_bound(count, target_probability)
     view = ProbabilityView(ax, np.degrees(phi - start), bounds_ax=bounds_ax, s_min=s_min,
-                           m_max=margins.cosface_margin_upper_bound(count), num_classes=count,
+                           m_max=geometry.cosface_margin_upper_bound(count), num_classes=count,
                            target_probability=target_probability)  # fmt: skip
-    curves = margins.probability_curves(weight, margin, phi, s_min=s_min)
-    view.update(curves, s=s, m=m, title=f"{LOSS_LABELS[loss]}, s = {s:.1f}, m = {m:.2f}")
+    curves = geometry.probability_curves(weight, margin, phi, s_min=s_min)
+    view.update(curves, s=s, m=m, title=f"{geometry.loss_class(loss).label}, s = {s:.1f}, m = {m:.2f}")
     return ax.figure
 
 
@@ -177,7 +176,7 @@ def plot_sphere(embeddings, labels, weight, *, loss: str = "arcface", m: float =
     each class's margin cap (where it wins with margin), gaps grey, violators as black crosses,
     strangers as black dots. Returns a ``go.Figure``."""
     scene = _sphere_scene(embeddings, labels, weight, strangers, max_points, resolution)
-    frame = margins.compute_frame(scene, margins.Margin(loss=loss, m=m, s=s, **extra))
+    frame = frames.compute_frame(scene, geometry.Margin(loss=loss, m=m, s=s, **extra))
     figure = sphere_figure(scene)
     update_sphere_figure(figure, scene, frame)
     return figure
@@ -190,7 +189,7 @@ def plot_sphere_static(embeddings, labels, weight, *, loss: str = "arcface", m: 
     caps, points, class centres and violators as :func:`plot_sphere`, from one viewpoint (only
     the hemisphere facing the viewer gets points; the title counts every sample)."""
     scene = _sphere_scene(embeddings, labels, weight, strangers, max_points, resolution)
-    frame = margins.compute_frame(scene, margins.Margin(loss=loss, m=m, s=s, **extra))
+    frame = frames.compute_frame(scene, geometry.Margin(loss=loss, m=m, s=s, **extra))
     if ax is None:
         ax = plt.figure(figsize=(6, 6)).add_subplot(projection="3d")
     draw_sphere_axes(ax, scene, frame, elev=elev, azim=azim)
@@ -201,5 +200,5 @@ def plot_sphere_static(embeddings, labels, weight, *, loss: str = "arcface", m: 
 def _sphere_scene(embeddings, labels, weight, strangers, max_points: int, resolution: int):
     if to_numpy(weight).shape[1] != 3:
         raise ValueError(f"the sphere needs 3-D embeddings and weights, got D = {to_numpy(weight).shape[1]}")
-    return margins.Scene.build(embeddings, labels, weight, strangers=strangers, max_points=max_points,
+    return frames.Scene.build(embeddings, labels, weight, strangers=strangers, max_points=max_points,
                                sphere_rows=resolution)  # fmt: skip

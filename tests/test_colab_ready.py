@@ -223,7 +223,7 @@ def assert_colab_safe(explorer) -> None:
 
 
 def test_explorer_in_colab_2d_is_core_widgets_and_an_image(monkeypatch) -> None:
-    widgets = pytest.importorskip("minifacenet.widgets")
+    widgets = pytest.importorskip("minifacenet.explorer")
     no_colab(monkeypatch)
     assert not widgets.in_colab()
     fake_colab(monkeypatch)
@@ -238,7 +238,7 @@ def test_explorer_in_colab_2d_is_core_widgets_and_an_image(monkeypatch) -> None:
 
 
 def test_explorer_in_colab_3d_draws_the_sphere_with_matplotlib(monkeypatch) -> None:
-    widgets = pytest.importorskip("minifacenet.widgets")
+    widgets = pytest.importorskip("minifacenet.explorer")
     fake_colab(monkeypatch)
     rng = np.random.default_rng(0)
     # 3 classes on the unit sphere's axes, 60 points around them: [60, 3]

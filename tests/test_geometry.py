@@ -1,4 +1,4 @@
-"""Geometry of the margin explorer (minifacenet.explorer.margins), checked against closed forms."""
+"""minifacenet.geometry: the margin geometry, checked against closed forms written out here."""
 
 import math
 
@@ -6,25 +6,22 @@ import numpy as np
 import pytest
 import torch
 
-from minifacenet import geometry, losses
-from minifacenet.explorer.margins import (
-    EXPLORER_LOSSES,
+from minifacenet import losses
+from minifacenet.frames import Scene, compute_frame, snapshot_data
+from minifacenet.geometry import (
     CosineCache,
     Margin,
-    Scene,
     arc_lengths,
     binary_regions,
     circle_points,
-    compute_frame,
     cosface_margin_upper_bound,
     describe,
+    explorer_losses,
     has_margin,
-    head_arguments,
     margin_arcs,
     probability_around_circle,
     region_labels,
     scale_lower_bound,
-    snapshot_data,
     sphere_grid,
     sphere_regions,
     synthetic_2d,
@@ -152,7 +149,7 @@ def brute_force_violations(embeddings, labels, weight, loss, m):
     return count
 
 
-@pytest.mark.parametrize("loss", EXPLORER_LOSSES)
+@pytest.mark.parametrize("loss", explorer_losses())
 def test_violations_equal_a_brute_force_count(loss):
     embeddings, labels, weight = synthetic_2d(num_classes=5, per_class=30, spread=0.3, seed=1)
     m = 2 if loss == "sphereface" else 0.15
@@ -161,16 +158,23 @@ def test_violations_equal_a_brute_force_count(loss):
     assert mask.sum() == brute_force_violations(embeddings, labels, weight, loss, m)
 
 
+def real_head(cls, weight, **params):
+    """A training head holding ``weight`` ``[C, 2]``."""
+    head = cls(2, len(weight), **params)
+    with torch.no_grad():
+        head.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+    return head
+
+
 def test_a_training_head_gives_the_same_count_as_its_margin():
-    """Functions take a head too: its class name, m and s decide (geometry.make_head builds one)."""
+    """Functions take a head too: its name, margin argument and s decide."""
     embeddings, labels, weight = synthetic_2d(num_classes=5, per_class=30, spread=0.3, seed=1)
     cache = CosineCache.build(embeddings, labels, weight)
-    head = geometry.make_head("cosface", m=0.15, weight=weight)
-    assert isinstance(head, losses.CosFace)
+    head = real_head(losses.CosFace, weight, m=0.15)
     np.testing.assert_array_equal(cache.violations(head), cache.violations(Margin(loss="cosface", m=0.15)))
 
 
-@pytest.mark.parametrize("loss", EXPLORER_LOSSES)
+@pytest.mark.parametrize("loss", explorer_losses())
 @pytest.mark.parametrize("dim", [2, 3])
 def test_more_margin_never_means_fewer_violations(loss, dim):
     rng = np.random.default_rng(dim)
@@ -230,7 +234,7 @@ def test_scale_lower_bound_formula():
 
 def test_bad_input_names_the_fix():
     with pytest.raises(ValueError, match="choose one of"):
-        head_arguments("softmaxx", m=0.1)
+        Margin(loss="softmaxx", m=0.1)
     with pytest.raises(ValueError, match="share D"):
         CosineCache.build(np.zeros((4, 3)), np.zeros(4, dtype=int), np.eye(2))
     with pytest.raises(ValueError, match=r"lie in \[0, 2\)"):
@@ -239,7 +243,7 @@ def test_bad_input_names_the_fix():
         margin_arcs(np.eye(3), make_head("arcface", m=0.1, weight=np.eye(3)))
 
 
-# ------------------------------------------------------------------------------- issue 15, bad input
+# ------------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_or_inf_embeddings_are_rejected_not_counted_as_violators(bad):
     embeddings, labels, weight = synthetic_2d(num_classes=4, per_class=5)
@@ -254,9 +258,9 @@ def test_nan_or_inf_embeddings_are_rejected_not_counted_as_violators(bad):
 def test_one_class_and_softmax_get_clear_errors():
     with pytest.raises(ValueError, match="at least 2 classes"):
         CosineCache.build(np.ones((3, 2)), np.zeros(3, dtype=int), np.ones((1, 2)))
-    with pytest.raises(ValueError, match="softmax has no margin.*normface"):
+    with pytest.raises(ValueError, match="softmax head puts no margin on a cosine; use normface"):
         Margin(loss="softmax")
-    with pytest.raises(ValueError, match="softmax has no margin"):
+    with pytest.raises(ValueError, match="softmax head puts no margin"):
         Margin.of_head(losses.Softmax(2, 3))
 
 
@@ -283,11 +287,11 @@ def test_curves_follow_the_closed_forms():
 
 
 def test_no_torch_thread_change_and_the_callers_head_stays_as_it_was(monkeypatch):
-    """The old geometry set torch's global thread count and converted the caller's head to float64."""
+    """Reading a head's margin changes neither torch's thread count nor the head's dtype."""
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", lambda count: calls.append(count))
     weight = circle_points(np.linspace(0, 2 * math.pi, 6, endpoint=False))
-    head = geometry.make_head("arcface", m=0.3, weight=weight)
+    head = real_head(losses.ArcFace, weight, m=0.3)
     embeddings, labels, _ = synthetic_2d(num_classes=6, per_class=10)
     CosineCache.build(embeddings, labels, weight).violations(head)
     margin_arcs(weight, head)

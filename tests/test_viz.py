@@ -12,7 +12,7 @@ from minifacenet import (
     losses,  # noqa: E402
     viz,  # noqa: E402
 )
-from minifacenet.explorer.margins import CosineCache, Margin, synthetic_2d  # noqa: E402
+from minifacenet.geometry import CosineCache, Margin, synthetic_2d  # noqa: E402
 
 
 def make_head(loss, *, m, s=10.0, weight=None):
@@ -46,11 +46,6 @@ def test_plot_embeddings_in_3d_on_the_sphere_with_class_directions():
     assert len(ax.get_lines()) == 4  # one line per class direction
     fig2d = viz.plot_embeddings(embeddings[:, :2], labels, weight=weight[:, :2], normalize=False)
     assert len(fig2d.axes[0].get_lines()) == 4
-
-
-def test_viz_has_no_duplicate_margin_code():
-    """even_weights and target_logit duplicated losses.spread_directions / target_logit_curve."""
-    assert not hasattr(viz, "even_weights") and not hasattr(viz, "target_logit")
 
 
 def test_target_logit_curves_come_from_the_training_heads():

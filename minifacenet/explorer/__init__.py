@@ -1,40 +1,28 @@
-"""The margin explorer, one way round: controls (:mod:`.widget`) -> slider state ->
-arrays (:mod:`.margins`) -> drawings (:mod:`.views`); :mod:`.cache` holds models trained at each m."""
+"""The margin explorer, one way round: controls (:mod:`.widget`) -> a
+:class:`~minifacenet.geometry.Margin` -> arrays (:mod:`minifacenet.frames`, from
+:mod:`minifacenet.geometry`) -> drawings (:mod:`minifacenet.views`); :mod:`.cache` holds models
+trained at each m."""
 
-from .cache import RECIPE_VERSION, cache_folder, trained_embeddings, trained_path
-from .margins import (
-    EXPLORER_LOSSES,
-    CosineCache,
-    Frame,
-    Margin,
-    Scene,
-    compute_frame,
-    margin_arcs,
-    snapshot_data,
-    sphere_regions,
-    synthetic_2d,
-    violation_mask,
+from .cache import (
+    RECIPE_VERSION,
+    TrainedModel,
+    cache_folder,
+    trained_embeddings,
+    trained_path,
+    trained_report,
 )
-from .widget import LatestOnly, MarginExplorer, choose_renderer, in_colab
+from .widget import RENDERERS, LatestOnly, MarginExplorer, choose_renderer, in_colab
 
 __all__ = [
-    "EXPLORER_LOSSES",
     "RECIPE_VERSION",
-    "CosineCache",
-    "Frame",
+    "RENDERERS",
     "LatestOnly",
-    "Margin",
     "MarginExplorer",
-    "Scene",
+    "TrainedModel",
     "cache_folder",
     "choose_renderer",
-    "compute_frame",
     "in_colab",
-    "margin_arcs",
-    "snapshot_data",
-    "sphere_regions",
-    "synthetic_2d",
     "trained_embeddings",
     "trained_path",
-    "violation_mask",
+    "trained_report",
 ]

@@ -46,6 +46,7 @@ from IPython.display import Markdown, display
 from sklearn.metrics import roc_auc_score
 
 from minifacenet.data import mnist
+from minifacenet.explorer import MarginExplorer
 from minifacenet.losses import Softmax, SphereFace
 from minifacenet.metrics import accuracy
 from minifacenet.models import EmbeddingNet
@@ -58,7 +59,6 @@ from minifacenet.openset import (
     split_by_class,
 )
 from minifacenet.train import embed, fit, predict, seed_everything
-from minifacenet.widgets import MarginExplorer
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
 FAST = os.environ.get("MINIFACENET_FAST") == "1"

@@ -46,13 +46,13 @@ from IPython.display import Markdown, display
 
 from minifacenet import viz
 from minifacenet.data import mnist
+from minifacenet.explorer import MarginExplorer
 from minifacenet.geometry import sphere_grid
 from minifacenet.losses import NormFace, SphereFace, sphereface_psi
 from minifacenet.metrics import accuracy, angle_statistics, pair_scores
 from minifacenet.models import EmbeddingNet
 from minifacenet.openset import SEEN_DIGITS, Scoreboard, format_report, openset_report, split_by_class
 from minifacenet.train import embed, fit, predict, seed_everything
-from minifacenet.widgets import MarginExplorer
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
 FAST = os.environ.get("MINIFACENET_FAST") == "1"

@@ -42,12 +42,12 @@ import torch
 
 from minifacenet import viz
 from minifacenet.data import mnist
+from minifacenet.explorer import MarginExplorer
 from minifacenet.geometry import cosface_margin_upper_bound, scale_lower_bound
 from minifacenet.losses import CosFace, NormFace
 from minifacenet.metrics import accuracy, angle_statistics
 from minifacenet.models import EmbeddingNet
 from minifacenet.train import embed, fit, predict, seed_everything
-from minifacenet.widgets import MarginExplorer
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
 FAST = os.environ.get("MINIFACENET_FAST") == "1"
@@ -382,11 +382,11 @@ MarginExplorer(head=toy[0.15, SEEDS[0]]["head"], embeddings=toy[0.15, SEEDS[0]][
 # <details><summary>Solution</summary>
 #
 # ```python
-# from minifacenet.geometry import arc_lengths, make_head, margin_arcs
+# from minifacenet.geometry import Margin, arc_lengths, margin_arcs
 # from minifacenet.geometry import circle_points
 # W = circle_points(2 * np.pi * np.arange(7) / 7)   # 7 evenly spread unit vectors [7, 2]
 # for m in (0.3, 0.37, 0.376, 0.378):
-#     print(m, arc_lengths(margin_arcs(W, make_head("cosface", m=m, weight=W))).round(4))
+#     print(m, arc_lengths(margin_arcs(W, Margin(loss="cosface", m=m))).round(4))
 # print(cosface_margin_upper_bound(7))   # 0.3765: arcs exist below it, none above
 # ```
 # </details>

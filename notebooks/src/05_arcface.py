@@ -46,11 +46,11 @@ from matplotlib.figure import Figure
 
 from minifacenet import viz
 from minifacenet.data import mnist
+from minifacenet.explorer import MarginExplorer
 from minifacenet.losses import ArcFace, CosFace, NormFace, target_logit_curve
 from minifacenet.metrics import accuracy, angle_statistics
 from minifacenet.models import EmbeddingNet
 from minifacenet.train import embed, fit, predict, seed_everything
-from minifacenet.widgets import MarginExplorer
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.
 FAST = os.environ.get("MINIFACENET_FAST") == "1"
@@ -233,8 +233,7 @@ assert torch.isfinite(cos.grad).all()
 # %%
 from IPython.display import Markdown, display
 
-from minifacenet.explorer import Margin
-from minifacenet.geometry import region_labels
+from minifacenet.geometry import Margin, region_labels
 from minifacenet.openset import Scoreboard, format_report, openset_report, split_by_class
 
 train_images, train_labels = mnist(train=True)
@@ -511,10 +510,10 @@ for key, sign in (("w_ec", -1), ("intra", -1), ("w_inter", +1), ("inter", +1)):
 # $1 - \cos 51.4° = 0.377$.
 #
 # ```python
-# from minifacenet.geometry import arc_lengths, make_head, margin_arcs
+# from minifacenet.geometry import Margin, arc_lengths, margin_arcs
 # from minifacenet.geometry import circle_points
 # W = circle_points(2 * np.pi * np.arange(7) / 7)   # 7 evenly spread unit vectors [7, 2]
 # for m in (0.3, 0.85, 0.89, 0.9):
-#     print(m, arc_lengths(margin_arcs(W, make_head("arcface", m=m, weight=W))).round(3))
+#     print(m, arc_lengths(margin_arcs(W, Margin(loss="arcface", m=m))).round(3))
 # ```
 # </details>

@@ -42,12 +42,14 @@ from IPython.display import display
 
 from minifacenet import viz
 from minifacenet.data import mnist
-from minifacenet.explorer import Margin, MarginExplorer, snapshot_data, violation_mask
-from minifacenet.geometry import region_labels, unit
+from minifacenet.explorer import MarginExplorer
+from minifacenet.frames import snapshot_data
+from minifacenet.geometry import Margin, region_labels, violation_mask
 from minifacenet.losses import ArcFace
 from minifacenet.metrics import accuracy
 from minifacenet.models import EmbeddingNet
 from minifacenet.openset import SEEN_DIGITS, split_by_class
+from minifacenet.tensors import unit
 from minifacenet.train import embed, fit, predict, seed_everything
 
 # Fast mode (CI sets MINIFACENET_FAST=1) shrinks data and epochs; full mode is what you run.

@@ -1,5 +1,5 @@
-"""Views: draw the arrays they are given (a :class:`~minifacenet.explorer.margins.Scene` and a
-:class:`~minifacenet.explorer.margins.Frame`, or plain arrays). Nothing here computes a margin.
+"""Views: draw the arrays they are given (a :class:`~minifacenet.frames.Scene` and a
+:class:`~minifacenet.frames.Frame`, or plain arrays). Nothing here computes a margin.
 
 Each view draws its static artists once and updates the changing ones in place (``update``).
 :class:`CircleDashboard` (2-D, four panels) and :class:`SphereImage` (3-D, matplotlib) render
@@ -19,16 +19,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-LOSS_LABELS = {
-    "softmax": "softmax (cos θ)",
-    "normface": "normalised softmax",
-    "sphereface": "SphereFace",
-    "cosface": "CosFace",
-    "arcface": "ArcFace",
-    "arcface-naive": "ArcFace, naive cos(θ+m)",
-    "arcface-easy": "ArcFace, easy_margin",
-    "combined": "combined margin",
-}
 VIOLATOR_COLOR = "black"  # violators: black rings (2-D) or crosses (3-D), never a class colour
 STRANGER_STYLE = {"marker": "o", "ms": 3.5, "color": "black", "ls": "none", "label": "strangers"}
 
@@ -114,13 +104,13 @@ class RawView:
 class TargetLogitView:
     """Target logit / s against θ ∈ [0, π] for several curves (ArcFace paper, Fig. 4(b))."""
 
-    def __init__(self, ax, theta: np.ndarray, *, names):
+    def __init__(self, ax, theta: np.ndarray, *, labels: dict):
+        """``labels``: ``{curve name: legend label}``; a variant's curve (a name with a dash) is dashed."""
         self.ax = ax
         degrees = np.degrees(theta)
-        styles = {"arcface-naive": ":", "arcface-easy": "--"}
         self.lines = {
-            name: ax.plot(degrees, np.cos(theta), styles.get(name, "-"), lw=1.6, label=LOSS_LABELS[name])[0]
-            for name in names
+            name: ax.plot(degrees, np.cos(theta), "--" if "-" in name else "-", lw=1.6, label=label)[0]
+            for name, label in labels.items()
         }
         ax.set(xlim=(0, 180), ylim=(-2.2, 1.05), xlabel="θ (degrees)", ylabel="target logit / s")
         ax.set_xticks(range(0, 181, 30))
@@ -216,13 +206,13 @@ class CircleDashboard:
     it, draws the changing artists over it and returns JPEG bytes.
     """
 
-    def __init__(self, scene, *, theta: np.ndarray, curve_names, m_max: float, dpi: int = 72):
+    def __init__(self, scene, *, theta: np.ndarray, curve_labels: dict, m_max: float, dpi: int = 72):
         self.figure = Figure(figsize=(11, 9), dpi=dpi, layout="constrained")
         self.canvas = FigureCanvasAgg(self.figure)
         axes = self.figure.subplots(2, 2)
         self.circle = CircleView(axes[0, 0], scene)
         self.raw = RawView(axes[0, 1], scene)
-        self.logits = TargetLogitView(axes[1, 0], theta, names=curve_names)
+        self.logits = TargetLogitView(axes[1, 0], theta, labels=curve_labels)
         degrees = np.degrees(scene.phi - scene.phi[len(scene.phi) // 2])
         self.probability = ProbabilityView(axes[1, 1], degrees, s_min=scene.s_min, m_max=m_max,
                                            num_classes=len(scene.weight))  # fmt: skip

@@ -9,23 +9,20 @@ import pytest
 import torch
 from test_geometry import brute_force_violations
 
-from minifacenet import widgets
+from minifacenet import explorer as widgets
+from minifacenet import losses
 from minifacenet.data import DataError
-from minifacenet.explorer import MarginExplorer as PackageExplorer
 from minifacenet.explorer import cache as explorer_cache
-from minifacenet.explorer.margins import CURVE_THETA, synthetic_2d
+from minifacenet.geometry import CURVE_THETA, loss_class, synthetic_2d
 from minifacenet.losses import ArcFace, Softmax, SphereFace, sphereface_psi
 
 
 def brute_force(explorer):
-    m = round(explorer.m_slider.value) if explorer.loss.value == "sphereface" else explorer.m_slider.value
+    integer = loss_class(explorer.loss.value).integer_margin
+    m = round(explorer.m_slider.value) if integer else explorer.m_slider.value
     return brute_force_violations(
         explorer.embeddings, explorer.labels, explorer.weight, explorer.loss.value, m
     )
-
-
-def test_widgets_module_re_exports_the_package_explorer():
-    assert widgets.MarginExplorer is PackageExplorer
 
 
 def test_synthetic_explorer_counts_and_redraws():
@@ -234,9 +231,9 @@ def test_bad_arguments_name_the_fix():
         widgets.MarginExplorer(weight=np.eye(4), embeddings=np.ones((3, 4)), labels=np.zeros(3))
     with pytest.raises(ValueError, match="choose one of"):
         widgets.MarginExplorer(renderer="svg")
-    with pytest.raises(ValueError, match="softmax has no margin"):
+    with pytest.raises(ValueError, match="softmax head puts no margin"):
         widgets.MarginExplorer(loss="softmax")
-    with pytest.raises(ValueError, match="softmax has no margin"):
+    with pytest.raises(ValueError, match="softmax head puts no margin"):
         widgets.MarginExplorer(head=Softmax(2, 3), embeddings=np.ones((3, 2)), labels=np.zeros(3))
     with pytest.raises(ValueError, match="at least 2 classes"):
         widgets.MarginExplorer(weight=np.ones((1, 2)), embeddings=np.ones((3, 2)), labels=np.zeros(3))
@@ -280,10 +277,11 @@ def test_trained_embeddings_train_once_then_read_the_cache(tmp_path):
         first = widgets.trained_embeddings(loss="cosface", m=0.1, limit=64, epochs=1, folder=tmp_path)
     except DataError as error:
         pytest.skip(f"MNIST not available: {error}")
-    assert first[0].shape == (64, 2) and first[2].shape == (10, 2)
+    assert first.embeddings.shape == (64, 2) and first.weight.shape == (7, 2)  # digits 7-9 held out
+    assert first.strangers.shape[1] == 2 and set(first.stranger_labels.tolist()) == {7, 8, 9}
     assert len(list(tmp_path.glob("*.npz"))) == 1
     again = widgets.trained_embeddings(loss="cosface", m=0.1, limit=64, epochs=1, folder=tmp_path)
-    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first.embeddings, again.embeddings)
 
 
 def test_trained_cache_files_are_named_with_the_recipe_version(tmp_path, monkeypatch):
@@ -294,3 +292,72 @@ def test_trained_cache_files_are_named_with_the_recipe_version(tmp_path, monkeyp
     assert widgets.trained_path(m=0.3, **setting) != path
     monkeypatch.setattr(explorer_cache, "RECIPE_VERSION", widgets.RECIPE_VERSION + 1)
     assert widgets.trained_path(m=0.2, **setting) != path
+
+
+def fake_model(seed: int) -> widgets.TrainedModel:
+    """A stand-in for a trained model: synthetic seen classes and three stranger classes."""
+    embeddings, labels, weight = synthetic_2d(num_classes=7, per_class=20, seed=seed)
+    strangers, stranger_labels, _ = synthetic_2d(num_classes=3, per_class=10, seed=seed + 100)
+    return widgets.TrainedModel(embeddings, labels, weight, strangers, stranger_labels + 7)
+
+
+def test_trained_mode_trains_ahead_in_a_thread_with_the_slider_disabled(monkeypatch, tmp_path):
+    """No training inside a slider callback: every margin trains first, in a thread, while the
+    m slider is disabled; then a move only swaps models, and the strangers' TAR stands beside it."""
+    import threading
+
+    from minifacenet.explorer import widget as widget_module
+
+    gate, trained = threading.Event(), []
+
+    def fake_training(*, loss, m, **settings):
+        gate.wait(10)
+        trained.append((loss, m))
+        return fake_model(seed=int(10 * m))
+
+    monkeypatch.setattr(widget_module, "trained_embeddings", fake_training)
+    explorer = widgets.MarginExplorer(loss="cosface", m=0.0, s=10.0)
+    explorer.use_trained_models(margins=(0.0, 0.2), folder=tmp_path)
+    assert explorer.m_slider.disabled and explorer.progress.layout.display is None
+    gate.set()
+    explorer.wait(10)
+    assert trained == [("cosface", 0.0), ("cosface", 0.2)] and not explorer.m_slider.disabled
+    explorer.m_slider.value = 0.17  # snaps to 0.2, trains nothing
+    assert explorer.m_slider.value == 0.2 and len(trained) == 2
+    np.testing.assert_array_equal(explorer.embeddings, fake_model(seed=2).embeddings)
+    assert explorer.violations == brute_force(explorer)
+    table = explorer.scores.value
+    assert "strangers' TAR@FAR" in table and table.count("<tr>") == 3 and "–" not in table
+
+
+def test_the_m_slider_goes_down_to_the_class_lower_bound():
+    explorer = widgets.MarginExplorer(loss="cosface", m=0.1)
+    assert explorer.m_slider.min == losses.CosFace.margin_range[0] == losses.NEGATIVE_MIN_M
+    explorer.m_slider.value = -0.3
+    assert explorer.violations == brute_force(explorer)
+    explorer.loss.value = "sphereface"
+    assert explorer.m_slider.min == 1 and explorer.m_slider.step == 1
+    explorer.loss.value = "combined"
+    assert explorer.m_slider.min == 0.0  # m2 takes no negative margin
+
+
+def test_a_slider_move_builds_no_head_and_counts_violations_once(monkeypatch):
+    from minifacenet.geometry import CosineCache
+
+    built, counted = [], []
+    real_init, real_violations = losses.MarginHead.__init__, CosineCache.violations
+
+    def counting_init(self, *args, **kwargs):
+        built.append(1)
+        real_init(self, *args, **kwargs)
+
+    def counting_violations(self, margin):
+        counted.append(1)
+        return real_violations(self, margin)
+
+    monkeypatch.setattr(losses.MarginHead, "__init__", counting_init)
+    monkeypatch.setattr(CosineCache, "violations", counting_violations)
+    explorer = widgets.MarginExplorer(loss="arcface", m=0.1)
+    built.clear(), counted.clear()
+    explorer.m_slider.value = 0.3
+    assert built == [] and len(counted) == 1
