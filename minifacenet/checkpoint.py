@@ -8,6 +8,7 @@ program's pickle, the wrong loss) raises :class:`CheckpointError`, naming the fi
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -66,7 +67,13 @@ def save_checkpoint(
         "config": plain(config or {}),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
+    # a temporary name beside it, then one rename: a failed save (full disk, Ctrl-C) leaves the old file
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        torch.save(state, partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -115,6 +122,11 @@ def load_checkpoint(path: str | Path, *, loss: str | None = None) -> tuple[Embed
             f"or give a checkpoint trained with {loss!r}"
         )
     try:
+        # first on the meta device (no memory): a config that does not match the stored tensors
+        # (say widths [16, 32, 20000] beside a 600 KB file) is refused before anything is allocated
+        with torch.device("meta"):
+            check_shapes(EmbeddingNet(**state["model_config"]), state["model_state"], "model")
+            check_shapes(losses.build_loss(saved, **state["loss_config"]), state["loss_state"], "loss")
         model = EmbeddingNet(**state["model_config"])
         model.load_state_dict(state["model_state"])
         head = losses.build_loss(saved, **state["loss_config"])
@@ -125,3 +137,14 @@ def load_checkpoint(path: str | Path, *, loss: str | None = None) -> tuple[Embed
             f"{str(error).strip().splitlines()[0]}): it was edited or written by another version; train again"
         ) from error
     return model.eval(), head, state["config"]
+
+
+def check_shapes(module: nn.Module, stored: dict, what: str) -> None:
+    """A ValueError unless ``stored`` has exactly ``module``'s tensor names and shapes."""
+    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+    if not isinstance(stored, dict):
+        raise ValueError(f"the {what} state is a {type(stored).__name__}, not a dict of tensors")
+    found = {name: tuple(getattr(tensor, "shape", ())) for name, tensor in stored.items()}
+    if found != expected:
+        wrong = sorted(set(expected.items()) ^ set(found.items()))[:3]
+        raise ValueError(f"the {what} config does not match its stored tensors (first differences: {wrong})")

@@ -40,6 +40,8 @@ def check_embeddings(embeddings: torch.Tensor, *, embedding_dim: int | None = No
     if not isinstance(embeddings, torch.Tensor) or not embeddings.dtype.is_floating_point:
         what = embeddings.dtype if isinstance(embeddings, torch.Tensor) else type(embeddings).__name__
         raise ValueError(f"embeddings must be a floating-point tensor, got {what}: convert with .float()")
+    if embeddings.is_meta:
+        raise ValueError("embeddings are meta tensors (shapes without values): compute real embeddings")
     if embeddings.dim() != 2:
         raise ValueError(f"embeddings must be [N, D], got shape {list(embeddings.shape)}: reshape to [N, D]")
     if len(embeddings) == 0:
@@ -53,6 +55,35 @@ def check_embeddings(embeddings: torch.Tensor, *, embedding_dim: int | None = No
         raise ValueError(
             "embeddings contain NaN or inf: the network diverged or its input is broken. "
             "Lower the learning rate, check the input images, or warm up the margin."
+        )
+
+
+def check_like(embeddings: torch.Tensor, weight: torch.Tensor) -> None:
+    """Embeddings of the head's dtype, on the head's device (checked before the matrix product)."""
+    if isinstance(embeddings, torch.Tensor) and embeddings.device != weight.device:
+        raise ValueError(
+            f"embeddings are on {embeddings.device} but the head is on {weight.device}: move one to the "
+            f"other, e.g. head.to({str(embeddings.device)!r}) or embeddings.to({str(weight.device)!r})"
+        )
+    if isinstance(embeddings, torch.Tensor) and embeddings.dtype != weight.dtype:
+        raise ValueError(
+            f"embeddings are {embeddings.dtype} but the head's weights are {weight.dtype}: convert the "
+            f"head with head.to({embeddings.dtype}) or the embeddings with .to({weight.dtype}) (.float())"
+        )
+
+
+def check_magnitude(embeddings: torch.Tensor) -> None:
+    """Entries small enough that norms and squared distances stay finite: |x| <= sqrt(max / (4 D)).
+
+    SphereFace (logits |x| cos) and the contrastive loss (|x1 - x2|^2) square raw embeddings;
+    past this bound the squares overflow to inf and the loss becomes NaN.
+    """
+    limit = math.sqrt(torch.finfo(embeddings.dtype).max / (4 * embeddings.shape[1]))
+    largest = float(embeddings.detach().abs().max())
+    if largest > limit:
+        raise ValueError(
+            f"embeddings reach {largest:.3g}, beyond {limit:.3g}, where their squares overflow "
+            f"{embeddings.dtype}: the network diverged. Lower the learning rate, or compute in float64"
         )
 
 

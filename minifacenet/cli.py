@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -20,9 +21,19 @@ from .recipe import COURSE_RECIPE
 from .train import TrainConfig, embed, fit, predict
 from .viz import plot_embeddings
 
+# Bounds that only catch typos (1e12 dimensions, 1e300 learning rates), far beyond any lesson.
+MAX_DIM, MAX_EPOCHS, MAX_LR, MAX_SCALE = 4096, 10_000, 10.0, 1000.0
+# Classes of each dataset, and the fewest unseen ones whose open-set scores can be computed:
+# 10-fold verification needs >= 10 same-class pairs; an Olivetti person has 3 test images (3 pairs).
+DATASET_CLASSES = {"mnist": 10, "olivetti": 40}
+MIN_UNSEEN = {"mnist": 2, "olivetti": 4}
+RUN_FILES = ("checkpoint.pt", "metrics.json", "embeddings.png")
+LOCK_FILE = ".minifacenet-run.lock"
 
-def int_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum`` (``int_at_least(0)`` for counts that may be 0)."""
+
+def int_at_least(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer >= ``minimum`` (``int_at_least(0)`` for counts that may be 0)
+    and, if given, <= ``maximum`` (a bound that keeps a typo from asking for terabytes)."""
 
     def parse(text: str) -> int:
         try:
@@ -31,6 +42,8 @@ def int_at_least(minimum: int):
             raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum}, got {value}")
         return value
 
     return parse
@@ -64,6 +77,23 @@ def positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value} (nothing would be learned)")
     return value
+
+
+def learning_rate(text: str) -> float:
+    """An argparse type: a learning rate, finite, > 0 and <= MAX_LR (larger only overflows)."""
+    value = positive_float(text)
+    if value > MAX_LR:
+        raise argparse.ArgumentTypeError(
+            f"must be <= {MAX_LR:g}, got {value:g} (the course's is {COURSE_RECIPE.lr:g})"
+        )
+    return value
+
+
+def out_path(text: str) -> str:
+    """An argparse type: an output folder, ``~`` expanded as for ``--data-root``; not empty."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path would write into the current folder: give a folder")
+    return os.path.expanduser(text)
 
 
 def device_name(text: str) -> str:
@@ -107,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="digit pairs: how many pair classes to train on (default 35); the digits they cover stay 0-6",
     )
-    t.add_argument("--dim", type=int_at_least(2), default=2, help="embedding dimension (>= 2)")
-    t.add_argument("--epochs", type=int_at_least(1), default=COURSE_RECIPE.epochs)
+    t.add_argument("--dim", type=int_at_least(2, MAX_DIM), default=2, help="embedding dimension (>= 2)")
+    t.add_argument("--epochs", type=int_at_least(1, MAX_EPOCHS), default=COURSE_RECIPE.epochs)
     t.add_argument(
         "--margin",
         type=finite_float,
@@ -144,11 +174,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int_at_least(2), default=COURSE_RECIPE.batch_size)
     t.add_argument(
         "--lr",
-        type=positive_float,
+        type=learning_rate,
         default=COURSE_RECIPE.lr,
         help="peak learning rate; the course recipe's is the same for every loss (minifacenet/recipe.py)",
     )
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--seed", type=int_at_least(0, 2**32 - 1), default=0)
     t.add_argument(
         "--limit",
         type=int_at_least(10),
@@ -166,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--data-root", default=None, help=f"data folder (default: ${data.ENV_VAR} or data/)")
     t.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda")
-    t.add_argument("--out", default="runs/latest", help="output folder")
+    t.add_argument("--out", type=out_path, default="runs/latest", help="output folder (~ expanded)")
     return parser
 
 
@@ -236,6 +266,12 @@ def split(name: str, root, *, pair_classes: int | None = None):
 
 def check_out_folder(out: Path) -> None:
     """A ValueError unless ``out`` is (or can be created as) a folder this process can write."""
+    dangling = next((path for path in (out, *out.parents) if path.is_symlink() and not path.exists()), None)
+    if dangling is not None:
+        raise ValueError(
+            f"--out {out}: {dangling} is a link to {os.readlink(dangling)}, which does not exist: "
+            "remove the link or give another folder"
+        )
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder: give a folder (created if missing)")
     existing = next(path for path in (out, *out.parents) if path.exists())
@@ -249,7 +285,12 @@ def check_args(args) -> None:
     """What the arguments alone decide, checked before any data is loaded: a ValueError names it."""
     params = loss_arguments_from_flags(args)  # options the loss would ignore are refused here
     check_out_folder(Path(args.out))
+    check_unseen_classes(args)
     check_pairs_options(args)
+    if args.scale is not None and abs(args.scale) > MAX_SCALE:
+        raise ValueError(
+            f"--scale {args.scale:g} overflows the logits: use at most {MAX_SCALE:g} (papers: 30-64)"
+        )
     # the head's own checks (margin and scale ranges), on a 2-class stand-in
     losses.build_loss(args.loss, embedding_dim=args.dim, num_classes=2, **params)
 
@@ -272,6 +313,26 @@ def pairs_strangers_block(model, loss, args) -> dict:
     for kind, report in reports.items():
         print(f"{kind} strangers: " + openset.format_report(report))
     return reports
+
+
+def check_unseen_classes(args) -> None:
+    """A ValueError for held-out classes that cannot give an open-set score (before any data load)."""
+    if not args.unseen_classes or args.dataset not in DATASET_CLASSES:
+        return
+    count, unseen = DATASET_CLASSES[args.dataset], sorted(set(args.unseen_classes))
+    outside = [c for c in unseen if not 0 <= c < count]
+    if outside:
+        raise ValueError(f"--unseen-classes {outside}: {args.dataset} has classes 0..{count - 1} only")
+    if len(unseen) < MIN_UNSEEN[args.dataset]:
+        raise ValueError(
+            f"--unseen-classes {' '.join(map(str, unseen))}: the open-set scores need at least "
+            f"{MIN_UNSEEN[args.dataset]} unseen classes of {args.dataset}: add more (the course's: 7 8 9)"
+        )
+    if count - len(unseen) < 2:
+        raise ValueError(
+            f"--unseen-classes holds {len(unseen)} of the {count} classes: training needs at least 2 "
+            "seen classes; hold out fewer (the course's: 7 8 9)"
+        )
 
 
 def check_trained(history: dict, test_embeddings: torch.Tensor, args) -> None:
@@ -342,7 +403,8 @@ def train(args) -> int:
         lr_warmup_pct=COURSE_RECIPE.lr_warmup_pct,
         margin_warmup=args.warmup,
         max_shift=args.shift,
-        classes_per_batch=min(TrainConfig.classes_per_batch, num_classes),
+        # the classes present (a --limit subset may miss some)
+        classes_per_batch=min(TrainConfig.classes_per_batch, len(train_y.unique())),
         seed=args.seed,
     )
     start = time.perf_counter()
@@ -351,8 +413,6 @@ def train(args) -> int:
     test_emb = embed(model, test_x, device=args.device)
     check_trained(history, test_emb, args)
     test_accuracy = evaluate(model, loss, train_x, train_y, test_emb, test_y, args.device)
-    out = Path(args.out)
-    save_checkpoint(out / "checkpoint.pt", model, loss, vars(args))
     metrics = {"test_accuracy": test_accuracy, "history": history, "seconds": seconds, "args": vars(args)}
     if args.unseen_classes:
         metrics["open_set"] = open_set_block(model, loss, test_part, seed=args.seed, device=args.device)
@@ -360,26 +420,71 @@ def train(args) -> int:
     if args.dataset == "pairs":
         metrics["strangers"] = pairs_strangers_block(model, loss, args)
     metrics = json_ready(metrics)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
     figure = plot_embeddings(
         test_emb,
         test_y,
         title=f"{args.loss}, {args.dim}-D, test accuracy {test_accuracy:.2%}",
     )
-    figure.savefig(out / "embeddings.png", dpi=120, bbox_inches="tight")
-    print(f"wrote {out}/checkpoint.pt, metrics.json, embeddings.png")
+    write_run(Path(args.out), model, loss, args, metrics, figure)
+    print(f"wrote {args.out}/checkpoint.pt, metrics.json, embeddings.png")
     print(f"test_accuracy {100 * test_accuracy:.2f}")
     return 0
+
+
+def write_run(out: Path, model, loss, args, metrics: dict, figure) -> None:
+    """The run's files, each under a temporary name, then renamed into place together: a failure
+    (a full disk, Ctrl-C) leaves the folder's previous run as it was."""
+    partial = {name: out / f".{name}.partial" for name in RUN_FILES}
+    try:
+        save_checkpoint(partial["checkpoint.pt"], model, loss, vars(args))
+        partial["metrics.json"].write_text(json.dumps(metrics, indent=2, allow_nan=False))
+        figure.savefig(partial["embeddings.png"], format="png", dpi=120, bbox_inches="tight")
+        for name, path in partial.items():
+            os.replace(path, out / name)
+    except (OSError, RuntimeError) as error:  # torch.save reports a full disk as a RuntimeError
+        raise OSError(
+            f"could not write the run into {out} ({str(error).strip().splitlines()[0]}): free some "
+            "space or give another --out; the run that was there is left as it was"
+        ) from error
+    finally:
+        for path in partial.values():
+            path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def run_folder(out: Path):
+    """``out`` held by this run: made if missing, locked against a second run (a lock file made
+    with O_EXCL), unlocked at the end; a folder made for a run that failed is removed again."""
+    made = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / LOCK_FILE
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise ValueError(
+            f"--out {out} is in use by another run ({lock} exists): wait for it or give another "
+            f"--out; if no run is writing there (one was killed), delete {lock}"
+        ) from None
+    try:
+        yield out
+    finally:
+        lock.unlink(missing_ok=True)
+        if made and not any(out.iterdir()):
+            out.rmdir()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_args(args)
-        return train(args)
+        with run_folder(Path(args.out)):
+            return train(args)
     except (ValueError, data.DataError, OSError) as error:
         print(f"minifacenet: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"minifacenet: interrupted: nothing written; {args.out} is as it was", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import urllib.request
 import zlib
@@ -46,7 +47,19 @@ MNIST_MD5 = {
     "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+# SHA-256 of the uncompressed files as distributed: blank images or shuffled labels keep the
+# header and size of a good file, so only the content's hash tells them apart.
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
 OLIVETTI_FILE = "olivetti_py3.pkz"
+# scikit-learn's cache (a joblib pickle, compress=6): its size and SHA-256. A pickle can run code
+# when loaded, so the file is unpickled only once its hash is this one.
+OLIVETTI_CACHE_SIZE = 1405393
+OLIVETTI_CACHE_SHA256 = "47398b319d88c78459514b30b87c562313aad345b5c6a387b678d7f8177be4ba"
 # scikit-learn's source of the faces (a MATLAB file) and its SHA-256.
 OLIVETTI_URL = "https://ndownloader.figshare.com/files/5976027"
 OLIVETTI_SHA256 = "b612fb967f2dc77c9c62d3e1266e0c73d5fca46a4b8906c18e454d41af987794"
@@ -117,27 +130,58 @@ def _install(staged: list[Path], folder: Path) -> None:
         ) from error
 
 
+# --------------------------------------------------------------------------- files on disk
+# (resolved path, size, mtime in ns) of files whose SHA-256 was found right in this process
+_VERIFIED: set[tuple[str, int, int]] = set()
+
+
+def _regular_file(path: Path, *, size: int, source: str | Path, fix: str) -> os.stat_result:
+    """``path``'s stat, checked before any read: a regular file of exactly ``size`` bytes.
+
+    A FIFO would block a read forever and a huge file would fill memory: both are refused here.
+    """
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{source} is not a regular file (a FIFO, device or folder), so not data. {fix}")
+    if info.st_size != size:
+        raise DataError(f"{source} has {info.st_size} bytes, expected {size}: truncated or corrupt. {fix}")
+    return info
+
+
+def _sha256_matches(path: Path, info: os.stat_result, expected: str, content: bytes | None = None) -> bool:
+    """Whether ``path`` (or its ``content``, already read) has SHA-256 ``expected``; a match is
+    remembered for this (path, size, mtime), so a file is hashed once per process."""
+    key = (str(path.resolve()), info.st_size, info.st_mtime_ns)
+    if key in _VERIFIED:
+        return True
+    digest = hashlib.sha256(content if content is not None else path.read_bytes()).hexdigest()
+    if digest == expected:
+        _VERIFIED.add(key)
+    return digest == expected
+
+
 # --------------------------------------------------------------------------- MNIST
+MNIST_FIX = "Delete it (and its .gz) and load again to download it."
+
+
 def _read_idx(path: Path, *, shape: tuple[int, ...], source: Path | None = None) -> torch.Tensor:
-    """An idx file of unsigned bytes (MNIST's format) as uint8 ``shape``, its header checked.
+    """An idx file of unsigned bytes (MNIST's format) as uint8 ``shape``, its size, header and hash checked.
 
     Header: 0x0000 0x08 (unsigned byte) ndim, then ndim big-endian int32 sizes.
     """
     source = source or path
-    data = path.read_bytes()
     header = 4 + 4 * len(shape)
+    expected = header + int(np.prod(shape))
+    _regular_file(path, size=expected, source=source, fix=MNIST_FIX)
+    data = path.read_bytes()
     magic, *sizes = (int.from_bytes(data[i : i + 4], "big") for i in range(0, header, 4))
     if len(data) >= header and (magic != 0x0800 + len(shape) or tuple(sizes) != shape):
         raise DataError(
             f"MNIST file {source} has a bad header (magic {magic:#010x}, sizes {tuple(sizes)}; expected "
             f"{0x0800 + len(shape):#010x}, {shape}): it is corrupt. Delete it and load again to download it."
         )
-    expected = header + int(np.prod(shape))
-    if len(data) != expected:
-        raise DataError(
-            f"MNIST cache file {source} has {len(data)} bytes, expected {expected}: it is "
-            "truncated or corrupt. Delete it (and its .gz) and load again to download it."
-        )
+    if len(data) != expected:  # changed since the stat
+        raise DataError(f"MNIST file {source} has {len(data)} bytes, not {expected}: truncated. {MNIST_FIX}")
     return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=header).view(shape)
 
 
@@ -154,7 +198,19 @@ def _read_mnist_split(raw: Path, train: bool) -> tuple[torch.Tensor, torch.Tenso
             f"MNIST label file {label_file} holds label {int(labels[bad])} at position {bad}: labels "
             "must be 0..9, the file is corrupt. Delete it (and its .gz) and load again to download it."
         )
+    _check_mnist_hash(raw / image_name)
+    _check_mnist_hash(label_file)
     return images, labels
+
+
+def _check_mnist_hash(path: Path, source: Path | None = None) -> None:
+    """A DataError unless the idx file ``path`` is MNIST's own (SHA-256): catches blank images or
+    shuffled labels, which keep a good file's header and size."""
+    if not _sha256_matches(path, path.stat(), MNIST_SHA256[path.name]):
+        raise DataError(
+            f"MNIST file {source or path} has the right size and header but not MNIST's content (its "
+            f"SHA-256 differs from {MNIST_SHA256[path.name][:12]}...): it was edited or damaged. {MNIST_FIX}"
+        )
 
 
 def _stage_mnist_file(raw: Path, name: str, staging: Path) -> Path:
@@ -174,6 +230,7 @@ def _stage_mnist_file(raw: Path, name: str, staging: Path) -> Path:
         raise DataError(f"{archive} is corrupt ({error}): delete it and load again to download it") from error
     # a full check before anything lands in the data folder
     _read_idx(target, shape=MNIST_FILES[name], source=archive)
+    _check_mnist_hash(target, source=archive)
     return target
 
 
@@ -203,9 +260,11 @@ def mnist(train: bool = True, *, root: str | os.PathLike | None = None) -> tuple
 
 # --------------------------------------------------------------------------- Olivetti
 def _olivetti_problem(faces) -> str | None:
-    """What is wrong with the cached face array (expected ``[400, 4096]``, finite, no flat image)."""
+    """What is wrong with the face array (expected ``[400, 4096]`` numbers, finite, no flat image)."""
     if not isinstance(faces, np.ndarray) or faces.shape != (400, 64 * 64):
         return f"it holds {type(faces).__name__} {getattr(faces, 'shape', '')}, not 400 faces of 64 x 64"
+    if faces.dtype.kind not in "uif":
+        return f"it holds {faces.dtype} values, not pixel numbers"
     if not np.isfinite(faces).all():
         return f"{int((~np.isfinite(faces)).sum())} pixel values are NaN or infinite"
     flat = np.flatnonzero(faces.std(axis=1) == 0)
@@ -213,14 +272,15 @@ def _olivetti_problem(faces) -> str | None:
 
 
 def _read_olivetti(path: Path) -> np.ndarray:
-    """The cached faces ``[400, 4096]`` (scikit-learn's file format), checked."""
+    """The cached faces ``[400, 4096]`` (scikit-learn's file), unpickled only once its SHA-256 is known."""
     fix = f"Delete it and load again to download it, or copy a good {OLIVETTI_FILE} into {path.parent}."
-    try:
-        faces = joblib.load(path)
-    except Exception as error:  # noqa: BLE001 - unpickling or decompression errors
+    info = _regular_file(path, size=OLIVETTI_CACHE_SIZE, source=f"The Olivetti cache {path}", fix=fix)
+    if not _sha256_matches(path, info, OLIVETTI_CACHE_SHA256):
         raise DataError(
-            f"The Olivetti cache {path} is corrupt or truncated ({type(error).__name__}: {error}). {fix}"
-        ) from error
+            f"The Olivetti cache {path} is corrupt or truncated, or not scikit-learn's file: its SHA-256 "
+            f"is not {OLIVETTI_CACHE_SHA256[:12]}..., so it was not unpickled (a pickle can run code). {fix}"
+        )
+    faces = joblib.load(path)  # the known file: safe to unpickle
     problem = _olivetti_problem(faces)
     if problem:
         raise DataError(f"The Olivetti cache {path} is corrupt: {problem}. {fix}")
@@ -238,9 +298,13 @@ def _fetch_olivetti(path: Path) -> None:
                 _missing_message("The Olivetti faces", path.parent, [OLIVETTI_FILE], error)
             ) from error
         # as scikit-learn stores it: [400, 4096], each row a face in column-major order
+        faces = loadmat(mat)["faces"].T.copy()
+        problem = _olivetti_problem(faces)
+        if problem:
+            raise DataError(f"The Olivetti download from {OLIVETTI_URL} is unusable: {problem}; try later")
         staged = Path(staging) / OLIVETTI_FILE
-        joblib.dump(loadmat(mat)["faces"].T.copy(), staged, compress=6)
-        _read_olivetti(staged)
+        joblib.dump(faces, staged, compress=6)
+        _read_olivetti(staged)  # the file scikit-learn writes, hash and all
         _install([staged], path.parent)
 
 

@@ -127,11 +127,14 @@ def open_set_splits(
     """
     labels = torch.as_tensor(labels)
     identities = labels.unique()
-    num_folds = len(identities) // max(num_unseen, 1)
-    if num_unseen < 2 or num_folds < 2:
+    people = len(identities)
+    num_folds = people // max(num_unseen, 1)
+    # every fold must hold exactly num_unseen people (15 of 40 would give folds of 20)
+    if num_unseen < 2 or num_folds < 2 or people % num_unseen:
+        usable = [n for n in range(2, people // 2 + 1) if people % n == 0]
         raise ValueError(
-            f"num_unseen={num_unseen} with {len(identities)} people gives {num_folds} folds: "
-            f"need >= 2 unseen people and >= 2 folds (try num_unseen={len(identities) // 4})"
+            f"num_unseen={num_unseen} with {people} people: each of >= 2 folds must hold exactly "
+            f"num_unseen >= 2 people; use one of {usable or 'none: need at least 4 people'}"
         )
     folds = RepeatedKFold(n_splits=num_folds, n_repeats=num_repeats, random_state=seed)
     splits = []

@@ -18,6 +18,7 @@ from .geometry import (
     Margin,
     arc_polyline,
     class_directions,
+    class_labels,
     curve_margins,
     describe,
     margin_arcs,
@@ -157,7 +158,7 @@ def snapshot_data(snapshot: dict, labels) -> tuple[np.ndarray, np.ndarray, np.nd
     """(embeddings, labels, weight, strangers) of one ``fit`` snapshot ``{"step", "fraction",
     "weights" [C, D] or None, "embeddings" [N, D]}``. Rows labelled -1 are strangers (classes
     never trained on); without weights (metric losses) class mean directions stand in."""
-    embeddings, labels = to_numpy(snapshot["embeddings"], dtype=np.float64), to_numpy(labels).astype(np.int64)
+    embeddings, labels = to_numpy(snapshot["embeddings"], dtype=np.float64), class_labels(labels)
     if len(labels) != len(embeddings):
         raise ValueError(
             f"snapshot at step {snapshot.get('step')} has {len(embeddings)} embeddings but {len(labels)} "

@@ -61,8 +61,10 @@ class Margin:
             value = getattr(self, name)
             if not (isinstance(value, (int, float, np.number)) and math.isfinite(value)):
                 raise ValueError(f"explorer {name} must be a finite number, got {value!r}")
-        if cls.integer_margin:
-            cls.check_margin(round(self.m))
+        if self.s <= 0:
+            raise ValueError(f"explorer s must be > 0, got {self.s} (try s = 10 in 2-D)")
+        if cls.margin_arg is not None:  # the class's range, not a silent clamp
+            cls.check_margin(round(self.m) if cls.integer_margin else self.m)
 
     @property
     def head_class(self) -> type[losses.MarginHead]:
@@ -116,6 +118,15 @@ def target_cosine(margin, cos) -> np.ndarray:
         return margin.head_class.formula(cos, **margin.formula_arguments()).numpy()
 
 
+def class_labels(labels) -> np.ndarray:
+    """Labels as int64 class numbers; fractional or NaN labels are a ValueError (2.9 is not class 2)."""
+    raw = to_numpy(labels)
+    if raw.dtype.kind not in "iub" and not np.array_equal(raw, np.round(raw)):
+        bad = raw[raw != np.round(raw)][:3]
+        raise ValueError(f"labels must be whole class numbers, got {bad}: pass the class ids")
+    return raw.astype(np.int64)
+
+
 def check_inputs(embeddings: np.ndarray, labels: np.ndarray, weight: np.ndarray) -> None:
     """Embeddings ``[N, D]`` and class weights ``[C, D]`` finite, C >= 2, labels ``[N]`` in [0, C)."""
     if embeddings.ndim != 2 or weight.ndim != 2 or embeddings.shape[1] != weight.shape[1]:
@@ -133,6 +144,12 @@ def check_inputs(embeddings: np.ndarray, labels: np.ndarray, weight: np.ndarray)
                 f"(first at row {int(bad.argmax())}): "
                 "the training diverged or the data are corrupt; a margin cannot be checked on them"
             )
+    zero = ~(weight != 0).any(axis=1)
+    if zero.any():
+        raise ValueError(
+            f"{int(zero.sum())} of {len(weight)} class weights are all zeros (first at row "
+            f"{int(zero.argmax())}): a zero weight has no direction, so no cosine; pass the head's weight"
+        )
     if labels.shape != (len(embeddings),):
         raise ValueError(f"labels must have shape [{len(embeddings)}], got {labels.shape}")
     if len(labels) and (labels.min() < 0 or labels.max() >= len(weight)):
@@ -153,7 +170,7 @@ class CosineCache:
     @classmethod
     def build(cls, embeddings, labels, weight) -> CosineCache:
         labels, weight, embeddings = (
-            to_numpy(labels).astype(np.int64),
+            class_labels(labels),
             to_numpy(weight, dtype=np.float64),
             to_numpy(embeddings, dtype=np.float64),
         )
@@ -454,7 +471,7 @@ def cosface_margin_upper_bound(num_classes: int) -> float:
 def class_directions(embeddings, labels, num_classes: int) -> np.ndarray:
     """Unit mean direction of each class's embeddings ``[C, D]``: class 'weights' for losses
     that have none (contrastive, triplet)."""
-    embeddings, labels = unit(embeddings, dtype=np.float64), to_numpy(labels).astype(np.int64)
+    embeddings, labels = unit(embeddings, dtype=np.float64), class_labels(labels)
     sums = np.zeros((num_classes, embeddings.shape[1]))
     np.add.at(sums, labels, embeddings)
     return unit(sums)

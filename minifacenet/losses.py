@@ -41,6 +41,8 @@ from .checks import (
     check_fraction,
     check_labels,
     check_lambda,
+    check_like,
+    check_magnitude,
     check_margin,
     check_same,
     check_scale,
@@ -235,8 +237,10 @@ class MarginHead(Loss):
         return cos.clamp(-1.0, 1.0)
 
     def check_inputs(self, embeddings: torch.Tensor, labels: torch.Tensor | None) -> None:
-        """Embeddings ``[N, embedding_dim]``, finite; labels (if given) ``[N]`` in ``[0, num_classes)``."""
+        """Embeddings ``[N, embedding_dim]``, finite, of the head's dtype and device; labels (if
+        given) ``[N]`` in ``[0, num_classes)``."""
         check_embeddings(embeddings, embedding_dim=self.embedding_dim)
+        check_like(embeddings, self.weight)
         if labels is not None:
             check_labels(labels, self.num_classes, count=len(embeddings))
 
@@ -370,6 +374,10 @@ class SphereFace(MarginHead):
     @staticmethod
     def formula(cos: torch.Tensor, *, m: int) -> torch.Tensor:
         return sphereface_psi(cos, m)
+
+    def check_inputs(self, embeddings: torch.Tensor, labels: torch.Tensor | None) -> None:
+        super().check_inputs(embeddings, labels)
+        check_magnitude(embeddings)  # the logits take |x| itself
 
     def scale_logits(self, cos: torch.Tensor, embeddings: torch.Tensor) -> torch.Tensor:
         # the scale is the feature norm |x|: [N, 1] * [N, C]
@@ -587,6 +595,8 @@ class ContrastiveLoss(Loss):
         """The loss of explicit pairs: ``x1``, ``x2`` ``[N, D]``, ``same`` ``[N]`` in {0, 1}."""
         check_embeddings(x1)
         check_embeddings(x2, embedding_dim=x1.shape[1])
+        check_magnitude(x1)  # |x1 - x2|^2 must not overflow
+        check_magnitude(x2)
         check_same(same, count=len(x1))
         same = same.to(x1.dtype)  # [N] in {0, 1}
         # squared distance [N]; no sqrt needed for the positive term

@@ -78,6 +78,8 @@ def _check_scores(scores: np.ndarray, same: np.ndarray) -> None:
     """Pair scores that a threshold can act on: finite, one per pair flag, and not all equal."""
     if len(scores) != len(same) or not np.isfinite(scores).all():
         raise ValueError(f"need one finite score per pair flag: got {len(scores)} scores, {len(same)} flags")
+    if len(scores) < 2:
+        raise ValueError(f"{len(scores)} pair(s): a threshold needs at least 2 pairs (3 images); add images")
     if scores.min() == scores.max():
         raise ValueError(
             f"every pair has the same similarity ({scores[0]:.3f}): the embeddings all point one way "
@@ -207,6 +209,8 @@ def hardest_pairs(embeddings, labels, *, threshold: float, count: int = 5) -> di
     and ``false_rejects`` (same person, lowest score), each ``[(i, j, score), ...]``."""
     if not (_is_number(threshold) and np.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite cosine similarity, got {threshold!r}")
+    if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"count must be a whole number >= 0 of pairs to list, got {count!r}")
     scores, same, pairs = pair_scores(embeddings, labels)
     # false accepts: different people scored as same, most similar first
     accepts = np.flatnonzero(~same & (scores >= threshold))
@@ -321,6 +325,10 @@ def angle_statistics(embeddings, labels, *, weight=None) -> dict:
             raise ValueError(
                 f"weight must be [C, {x.shape[1]}] with labels in [0, C); got shape {w.shape} and "
                 f"labels {classes.min()}..{classes.max()}: pass the head trained on these labels"
+            )
+        if not (np.isfinite(w).all() and (w != 0).any(axis=1).all()):
+            raise ValueError(
+                "weight rows must be finite and not all zero (a zero row has no angle): pass the head"
             )
         stats["w_ec"] = float(np.diag(_angles(w[classes], centres)).mean())
         stats["w_inter"] = float(_min_angle_to_others(w).mean())

@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, fields
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -70,8 +71,8 @@ def split_by_class(images: torch.Tensor, labels: torch.Tensor, *, unseen=UNSEEN_
     happens to miss a digit is mapped as the full set is. seen_labels[i] = k where
     seen_classes[k] = labels[i].
     """
-    labels = torch.as_tensor(labels)
-    unseen_set = {int(c) for c in unseen}
+    labels = checked_class_labels(labels, len(images))
+    unseen_set = class_numbers(unseen)
     num_classes = int(labels.max()) + 1
     seen_classes = tuple(c for c in range(num_classes) if c not in unseen_set)
     if not seen_classes or not unseen_set or not unseen_set <= set(range(num_classes)):
@@ -84,6 +85,26 @@ def split_by_class(images: torch.Tensor, labels: torch.Tensor, *, unseen=UNSEEN_
     # remap: position of each seen label in the sorted seen classes
     seen_labels = torch.searchsorted(torch.tensor(seen_classes, dtype=labels.dtype), labels[~held_out])
     return ClassSplit(images[~held_out], seen_labels, images[held_out], labels[held_out], seen_classes)
+
+
+def checked_class_labels(labels, count: int) -> torch.Tensor:
+    """``labels`` as an integer tensor ``[count]`` of class numbers >= 0; a ValueError otherwise."""
+    labels = torch.as_tensor(labels)
+    if labels.ndim != 1 or len(labels) != count or count == 0:
+        raise ValueError(f"need one label per image, and at least one: got {tuple(labels.shape)} for {count}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be integer class numbers, got {labels.dtype}: convert with .long()")
+    if int(labels.min()) < 0:
+        raise ValueError(f"labels must be class numbers >= 0, got {int(labels.min())}: relabel the data")
+    return labels
+
+
+def class_numbers(classes) -> set[int]:
+    """The unseen classes as integers; 7.9 or "7" is a ValueError, not silently 7."""
+    given = [c.item() if isinstance(c, torch.Tensor) else c for c in classes]
+    if not all(isinstance(c, Integral) and not isinstance(c, bool) for c in given):
+        raise ValueError(f"unseen classes must be whole class numbers, got {given} (e.g. (7, 8, 9))")
+    return {int(c) for c in given}
 
 
 # --------------------------------------------------------------------------- which measure
@@ -440,8 +461,21 @@ class Scoreboard:
         self.reference_path = None if reference is None else Path(reference)
 
     def live_rows(self) -> list[dict]:
-        """The rows measured on this machine, oldest first."""
-        return json.loads(self.path.read_text()) if self.path.exists() else []
+        """The rows measured on this machine, oldest first; a damaged file is a ValueError naming it."""
+        if not self.path.exists():
+            return []
+        try:
+            rows = json.loads(self.path.read_text())
+        except (ValueError, UnicodeDecodeError) as error:
+            rows = error
+        if not isinstance(rows, list) or not all(
+            isinstance(r, dict) and {"loss", "dim"} <= set(r) for r in rows
+        ):
+            raise ValueError(
+                f"the scoreboard file {self.path} is damaged (not a list of rows: {str(rows)[:60]}): "
+                "delete it (or call Scoreboard.clear()) and the live rows are measured again"
+            )
+        return rows
 
     def reference_rows(self) -> list[dict]:
         """This board's rows of the committed reference file (``scores`` may be None)."""

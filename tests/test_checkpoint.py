@@ -93,3 +93,50 @@ def test_config_with_objects_is_refused_when_saving(tmp_path):
     with pytest.raises(TypeError, match=r"config\['out'\] is a PosixPath"):
         checkpoint.save_checkpoint(tmp_path / "c.pt", EmbeddingNet(2), loss, {"out": tmp_path})
     assert not (tmp_path / "c.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("model_config", {"embedding_dim": 2, "in_channels": 1, "widths": [16, 32, 20000], "hidden": 128}),
+        (
+            "model_config",
+            {"embedding_dim": 2_000_000, "in_channels": 1, "widths": [16, 32, 64], "hidden": 128},
+        ),
+        ("loss_config", {"embedding_dim": 2, "num_classes": 2_000_000, "s": 30.0, "m": 0.5}),
+    ],
+)
+def test_a_config_that_does_not_match_the_tensors_is_refused_before_allocating(
+    tmp_path, key, value, monkeypatch
+):
+    path = saved(tmp_path, "arcface", m=0.5)
+    state = torch.load(path, weights_only=True)
+    state[key] = {**state[key], **value}
+    torch.save(state, path)
+    real_empty = torch.empty
+
+    def small_empty(*size, **kwargs):  # any real tensor of more than 100 MB fails the test
+        tensor = real_empty(*size, **kwargs)
+        assert tensor.is_meta or tensor.numel() < 25_000_000, "allocated before checking the shapes"
+        return tensor
+
+    monkeypatch.setattr(torch, "empty", small_empty)
+    with pytest.raises(checkpoint.CheckpointError, match="does not match its stored tensors") as error:
+        checkpoint.load_checkpoint(path)
+    assert str(path) in str(error.value)
+
+
+def test_a_failed_save_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = saved(tmp_path, "arcface", m=0.5)
+    before = path.read_bytes()
+
+    def full_disk(obj, target):
+        Path(target).write_bytes(b"half a checkp")
+        raise RuntimeError("[Errno 28] No space left on device")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(RuntimeError, match="No space left"):
+        checkpoint.save_checkpoint(
+            path, EmbeddingNet(2), losses.build_loss("softmax", embedding_dim=2, num_classes=3)
+        )
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [path.name]

@@ -12,7 +12,7 @@ import sys
 import pytest
 import torch
 
-from minifacenet import cli
+from minifacenet import checkpoint, cli
 
 
 def option_strings() -> list[str]:
@@ -284,3 +284,114 @@ def test_module_entry_point_in_a_subprocess():
     assert result.returncode == 2
     assert "invalid choice: 'cifar10'" in result.stderr.strip().splitlines()[-1]
     assert result.stdout == ""
+
+
+# --------------------------------------------------------------------------- issue 21: hostile inputs
+@pytest.mark.usefixtures("no_data")
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--unseen-classes", "9"], "need at least 2 unseen classes of mnist"),
+        (["--unseen-classes", *map(str, range(1, 10))], "training needs at least 2 seen classes"),
+        (["--unseen-classes", "7", "12"], "mnist has classes 0..9 only"),
+        (
+            ["--dataset", "olivetti", "--unseen-classes", "1", "2", "3"],
+            "at least 4 unseen classes of olivetti",
+        ),
+        (["--scale", "1e300", "--loss", "arcface"], "--scale 1e+300 overflows the logits: use at most 1000"),
+        (["--loss", "contrastive", "--warmup", "0.5"], "--warmup does nothing for --loss contrastive"),
+        (["--loss", "triplet", "--warmup", "0.5"], "--warmup does nothing for --loss triplet"),
+        (["--out", "DANGLING"], "which does not exist: remove the link or give another folder"),
+        (["--out", "DANGLING/run"], "which does not exist: remove the link"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_before_the_data_load(argv, reason, capsys, tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    argv = [a.replace("DANGLING", str(tmp_path / "link")) for a in argv]
+    argv = argv if "--out" in argv else [*argv, "--out", str(tmp_path / "run")]
+    code = cli.main(["train", *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and reason in err, err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "gone").exists()
+
+
+@pytest.mark.usefixtures("no_data")
+@pytest.mark.parametrize(
+    ("argv", "reason"),
+    [
+        (["--lr", "1e300"], "argument --lr: must be <= 10, got 1e+300"),
+        (["--epochs", "100000000000000000000000"], "argument --epochs: must be <= 10000"),
+        (["--dim", "1000000000000"], "argument --dim: must be <= 4096"),
+        (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+        (["--seed", "4294967296"], "argument --seed: must be <= 4294967295"),
+        (["--out", ""], "argument --out: an empty path would write into the current folder"),
+    ],
+)
+def test_huge_or_empty_values_are_refused_by_the_parser(argv, reason, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *argv])
+    assert exit_info.value.code == 2
+    assert reason in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_out_expands_the_home_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    args = cli.build_parser().parse_args(["train", "--out", "~/runs"])
+    assert args.out == str(tmp_path / "runs")
+
+
+def run_argv(loss: str, out) -> list[str]:
+    return ["train", "--loss", loss, "--limit", "128", "--epochs", "1", "--device", "cpu", "--out", str(out)]
+
+
+def folder_bytes(out) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def full_disk(state, path):
+    with open(path, "wb") as file:
+        file.write(b"half a checkpoint")
+    raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0")
+
+
+@pytest.mark.usefixtures("small_test_split")
+@pytest.mark.parametrize(
+    ("target", "fault", "code"), [("evaluate", interrupted, 130), ("save", full_disk, 2)]
+)
+def test_a_failed_second_run_leaves_the_first_run_whole(
+    mnist_subset, tmp_path, monkeypatch, capsys, target, fault, code
+):
+    out = tmp_path / "run"
+    assert cli.main(run_argv("arcface", out)) == 0
+    before = folder_bytes(out)
+    assert set(before) == set(cli.RUN_FILES)
+    monkeypatch.setattr(*((cli, "evaluate") if target == "evaluate" else (torch, "save")), fault)
+    assert cli.main(run_argv("cosface", out)) == code
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{out}" in err and "as it was" in err
+    assert folder_bytes(out) == before  # no partial file, no lock, the same bytes
+    monkeypatch.undo()
+    model, loss, config = checkpoint.load_checkpoint(out / "checkpoint.pt")
+    metrics = strict_json((out / "metrics.json").read_text())
+    assert loss.name == config["loss"] == metrics["args"]["loss"] == "arcface"
+    assert metrics["args"] == config
+
+
+@pytest.mark.usefixtures("no_data")
+def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    with cli.run_folder(out):  # a first run holds the folder
+        assert cli.main(run_argv("softmax", out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert "is in use by another run" in err and "give another --out" in err and cli.LOCK_FILE in err
+    assert not out.exists()  # made for the first run, which wrote nothing, and removed again
+
+
+def test_a_run_folder_holds_no_lock_after_a_run(tmp_path):
+    with cli.run_folder(tmp_path) as out:
+        (out / "checkpoint.pt").write_text("x")
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]

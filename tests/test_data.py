@@ -134,7 +134,7 @@ def test_corrupt_olivetti_cache(data_dir, tmp_path, content):
     original = (data_dir / data.OLIVETTI_FILE).read_bytes()
     bad = b"not a pickle at all" if content == "garbage" else original[: len(original) // 2]
     (tmp_path / data.OLIVETTI_FILE).write_bytes(bad)
-    with pytest.raises(data.DataError, match="corrupt or truncated") as error:
+    with pytest.raises(data.DataError, match="truncated or corrupt|corrupt or truncated") as error:
         data.olivetti(root=tmp_path)
     assert str(tmp_path / data.OLIVETTI_FILE) in str(error.value)
 
@@ -192,6 +192,77 @@ def test_a_bad_mnist_header_is_named(data_dir, tmp_path, name, offset, header):
     assert name in str(error.value) and "AssertionError" not in str(error.value)
 
 
+def blank_images(path: Path) -> None:
+    """Every pixel 0, the header kept: a well-formed file of the right size."""
+    patch_file(path, 16, bytes(path.stat().st_size - 16))
+
+
+def shuffled_labels(path: Path) -> None:
+    """The same labels (all in 0..9) in another order."""
+    labels = np.frombuffer(path.read_bytes()[8:], dtype=np.uint8)
+    patch_file(path, 8, np.random.default_rng(0).permutation(labels).tobytes())
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize(
+    ("name", "damage"),
+    [("t10k-images-idx3-ubyte", blank_images), ("t10k-labels-idx1-ubyte", shuffled_labels)],
+)
+def test_well_formed_but_wrong_mnist_content_is_refused(data_dir, tmp_path, name, damage):
+    clear_caches()
+    root = mnist_root(data_dir, tmp_path, copy=(name,))
+    damage(root / "MNIST" / "raw" / name)
+    with pytest.raises(data.DataError, match="not MNIST's content") as error:
+        data.mnist(False, root=root)
+    assert name in str(error.value) and "Delete it" in str(error.value)
+
+
+def test_a_good_mnist_file_is_hashed_once_per_process(data_dir, tmp_path, monkeypatch):
+    clear_caches()
+    root = mnist_root(data_dir, tmp_path)
+    data.mnist(False, root=root)
+    hashed = []
+    real_sha256 = hashlib.sha256
+    monkeypatch.setattr(data.hashlib, "sha256", lambda content: hashed.append(1) or real_sha256(content))
+    clear_caches()
+    data.mnist(False, root=root)
+    assert hashed == []
+
+
+def fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def huge_sparse_file(path: Path) -> None:
+    with path.open("wb") as file:
+        file.truncate(200 * 2**30)  # 200 GB of holes: no disk used
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize(
+    ("make", "reason"), [(fifo, "not a regular file"), (huge_sparse_file, "expected 10008")]
+)
+def test_a_fifo_or_huge_file_is_refused_within_a_second(data_dir, tmp_path, make, reason):
+    clear_caches()
+    name = "t10k-labels-idx1-ubyte"
+    root = mnist_root(data_dir, tmp_path, skip=(name,))
+    make(root / "MNIST" / "raw" / name)
+    start = time.perf_counter()
+    with pytest.raises(data.DataError, match=reason) as error:
+        data.mnist(False, root=root)
+    assert time.perf_counter() - start < 1.0 and name in str(error.value)
+
+
+@pytest.mark.usefixtures("offline")
+def test_an_oversized_olivetti_cache_is_refused_unread(data_dir, tmp_path):
+    clear_caches()
+    huge_sparse_file(tmp_path / data.OLIVETTI_FILE)
+    start = time.perf_counter()
+    with pytest.raises(data.DataError, match="expected 1405393"):
+        data.olivetti(root=tmp_path)
+    assert time.perf_counter() - start < 1.0
+
+
 def with_nan(faces: np.ndarray) -> np.ndarray:
     faces = faces.astype(np.float32)
     faces[17, 100] = np.nan
@@ -211,20 +282,52 @@ def olivetti_cache(data_dir: Path, root: Path, damage) -> Path:
 
 
 @pytest.mark.usefixtures("offline")
-@pytest.mark.parametrize(
-    ("damage", "reason"),
-    [
-        (with_nan, "1 pixel values are NaN"),
-        (lambda faces: np.full_like(faces, 128), "400 images are constant"),
-        (with_flat_image, "1 images are constant"),
-    ],
-)
-def test_a_corrupt_olivetti_cache_is_named_with_the_fix(data_dir, tmp_path, damage, reason):
+@pytest.mark.parametrize("damage", [with_nan, lambda faces: np.full_like(faces, 128), with_flat_image])
+def test_a_damaged_olivetti_cache_is_refused_before_unpickling(data_dir, tmp_path, damage, monkeypatch):
     clear_caches()
     path = olivetti_cache(data_dir, tmp_path, damage)
-    with pytest.raises(data.DataError, match=reason) as error:
+    monkeypatch.setattr(data.joblib, "load", lambda *a, **k: pytest.fail("an unknown file was unpickled"))
+    with pytest.raises(data.DataError, match="not unpickled|truncated or corrupt") as error:
         data.olivetti(root=tmp_path)
     assert str(path) in str(error.value) and "Delete it" in str(error.value)
+
+
+class RunsCode:
+    """Unpickling this runs ``touch <marker>``: what a hostile data file would do."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.usefixtures("offline")
+@pytest.mark.parametrize("size", ["its own", "the cache's"])
+def test_an_olivetti_cache_that_runs_code_is_refused_without_running(tmp_path, size):
+    clear_caches()
+    marker = tmp_path / "ran"
+    path = tmp_path / data.OLIVETTI_FILE
+    joblib.dump(RunsCode(marker), path)
+    if size == "the cache's":  # padded to the known size: only the hash can tell
+        with path.open("ab") as file:
+            file.write(b"\0" * (data.OLIVETTI_CACHE_SIZE - path.stat().st_size))
+    with pytest.raises(data.DataError, match=str(path)):
+        data.olivetti(root=tmp_path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("faces", "reason"),
+    [
+        (with_nan(np.ones((400, 4096))), "1 pixel values are NaN"),
+        (np.full((400, 4096), 128), "400 images are constant"),
+        (np.full((400, 4096), "a"), "holds <U1 values"),
+        (np.empty((400, 4096), dtype=object), "holds object values"),
+    ],
+)
+def test_a_face_array_that_is_not_faces_is_named(faces, reason):
+    assert reason in data._olivetti_problem(faces)
 
 
 @pytest.mark.usefixtures("offline")

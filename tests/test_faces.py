@@ -2,6 +2,7 @@
 
 import importlib.util
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -199,3 +200,12 @@ def test_load_faces_checks_resolution_and_downsamples():
         pytest.skip(f"Olivetti faces not available: {error}")
     assert images.shape == (400, 1, 32, 32) and labels.shape == (400,)
     assert 0 <= images.min() and images.max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("labels", "num_unseen", "fix"),
+    [(LABELS, 15, "use one of [2, 4, 5, 8, 10, 20]"), (torch.arange(3), 2, "none: need at least 4 people")],
+)
+def test_open_set_splits_refuse_uneven_folds_and_suggest_what_works(labels, num_unseen, fix):
+    with pytest.raises(ValueError, match=re.escape(fix)):
+        faces.open_set_splits(labels, num_unseen=num_unseen)

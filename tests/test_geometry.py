@@ -359,3 +359,28 @@ def test_a_title_without_a_margin_counts_misclassified_samples(margin, expected)
     assert has_margin(margin) is expected
     line = describe(margin, 3, 10)
     assert ("misclassified" in line) is not expected and ("violate the margin" in line) is expected
+
+
+# --------------------------------------------------------------------------- issue 21: no silent clamps
+@pytest.mark.parametrize(
+    ("params", "reason"),
+    [
+        ({"loss": "cosface", "m": -1.0}, "CosFace m must be >= -0.5"),
+        ({"loss": "arcface", "m": -1.0}, "ArcFace m must be >= -0.5"),
+        ({"loss": "arcface", "s": 0.0}, "explorer s must be > 0"),
+        ({"loss": "normface", "s": -3.0}, "explorer s must be > 0"),
+    ],
+)
+def test_the_explorer_refuses_margins_and_scales_it_would_clamp(params, reason):
+    with pytest.raises(ValueError, match=reason):
+        Margin(**params)
+
+
+def test_the_explorer_refuses_fractional_labels_and_zero_weights():
+    weight = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    embeddings = np.array([[1.0, 0.1], [0.1, 1.0]])
+    with pytest.raises(ValueError, match="labels must be whole class numbers"):
+        CosineCache.build(embeddings, np.array([0.0, 2.9]), weight)
+    with pytest.raises(ValueError, match="class weights are all zeros"):
+        CosineCache.build(embeddings, np.array([0, 1]), np.array([[1.0, 0.0], [0.0, 0.0]]))
+    assert CosineCache.build(embeddings, np.array([0.0, 2.0]), weight).labels.tolist() == [0, 2]

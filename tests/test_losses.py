@@ -916,3 +916,43 @@ def test_numpy_numbers_are_numbers():
     assert losses.SphereFace(np.int64(2), np.int64(3), m=np.int64(3)).m == 3
     assert losses.ArcFace(2, 3, m=np.float64(0.3)).m == pytest.approx(0.3)
     assert losses.TripletLoss(np.float32(0.5)).margin == 0.5
+
+
+# ------------------------------------------------------------------- issue 21: dtype, device, huge norms
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("name", ["softmax", "normface", "sphereface", "cosface", "arcface", "combined"])
+def test_embeddings_of_another_dtype_name_the_fix(name, dtype):
+    head = losses.build_loss(name, embedding_dim=2, num_classes=3)
+    with pytest.raises(ValueError, match=rf"embeddings are {dtype} but the head's weights are torch.float32"):
+        head(torch.ones(4, 2, dtype=dtype), torch.tensor([0, 1, 2, 0]))
+
+
+@pytest.mark.parametrize("name", ["arcface", "contrastive", "triplet"])
+def test_meta_embeddings_are_refused_with_a_message(name):
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=3)
+    with pytest.raises(ValueError, match="meta tensors"):
+        loss(torch.ones(4, 2, device="meta"), torch.tensor([0, 1, 2, 0]))
+
+
+def test_a_head_on_meta_names_the_device():
+    head = losses.build_loss("cosface", embedding_dim=2, num_classes=3).to("meta")
+    with pytest.raises(ValueError, match=r"embeddings are on cpu but the head is on meta: move one"):
+        head(torch.ones(4, 2), torch.tensor([0, 1, 2, 0]))
+
+
+@pytest.mark.parametrize("name", ["sphereface", "contrastive"])
+@pytest.mark.parametrize("norm", [1e19, 1e20, 1e30])
+def test_huge_finite_embeddings_give_a_message_not_nan(name, norm):
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=3)
+    x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]) * norm
+    with pytest.raises(ValueError, match="where their squares overflow torch.float32: the network diverged"):
+        loss(x, torch.tensor([0, 0, 1, 1]))
+
+
+@pytest.mark.parametrize("name", ["sphereface", "contrastive"])
+def test_large_norms_below_the_bound_still_give_finite_losses(name):
+    loss = losses.build_loss(name, embedding_dim=2, num_classes=3)
+    x = (torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.2], [0.3, -1.0]]) * 1e18).requires_grad_()
+    value = loss(x, torch.tensor([0, 0, 1, 1]))
+    value.backward()
+    assert torch.isfinite(value) and torch.isfinite(x.grad).all()

@@ -254,3 +254,23 @@ def test_nan_embeddings_are_refused_by_every_metric():
     for call in calls:
         with pytest.raises(ValueError, match="contain NaN or inf: the network diverged"):
             call()
+
+
+def test_two_points_are_too_few_pairs_not_a_collapsed_network():
+    with pytest.raises(ValueError, match=r"1 pair\(s\): a threshold needs at least 2 pairs") as error:
+        metrics.threshold_accuracy(np.array([0.3]), np.array([True]), num_folds=1)
+    assert "collapsed" not in str(error.value)
+
+
+@pytest.mark.parametrize("count", [-1, 2.5, True, None])
+def test_hardest_pairs_refuses_a_count_that_is_not_a_count(count):
+    x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    with pytest.raises(ValueError, match="count must be a whole number >= 0"):
+        metrics.hardest_pairs(x, [0, 0, 1, 1], threshold=0.5, count=count)
+
+
+@pytest.mark.parametrize("bad_row", [[0.0, 0.0], [math.nan, 1.0]])
+def test_angle_statistics_refuses_zero_or_nan_class_weights(bad_row):
+    x = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    with pytest.raises(ValueError, match="weight rows must be finite and not all zero"):
+        metrics.angle_statistics(x, [0, 0, 1, 1], weight=np.array([[1.0, 0.0], bad_row]))

@@ -436,3 +436,34 @@ def test_the_reference_writer_refuses_seeds_run_differently(tmp_path):
 def test_scoreboard_lives_in_the_runs_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("MINIFACENET_RUNS", str(tmp_path))
     assert openset.Scoreboard("faces").path == tmp_path / "scoreboard_faces.json"
+
+
+@pytest.mark.parametrize(
+    ("labels", "unseen", "reason"),
+    [
+        (torch.tensor([], dtype=torch.long), (7,), "at least one"),
+        (torch.tensor([-1, 0, 1, 2]), (2,), "labels must be class numbers >= 0, got -1"),
+        (torch.tensor([0.0, 1.0, 2.0, 7.0]), (7,), "labels must be integer class numbers"),
+        (torch.arange(10), (7.9, 8, 9), "unseen classes must be whole class numbers"),
+        (torch.arange(10), ("7",), "unseen classes must be whole class numbers"),
+    ],
+)
+def test_split_refuses_labels_and_classes_it_would_have_to_guess(labels, unseen, reason):
+    with pytest.raises(ValueError, match=reason):
+        openset.split_by_class(torch.zeros(len(labels), 1, 2, 2), labels, unseen=unseen)
+
+
+def test_split_takes_numpy_and_tensor_class_numbers():
+    part = openset.split_by_class(torch.zeros(10, 1), torch.arange(10), unseen=(np.int64(8), torch.tensor(9)))
+    assert part.seen_classes == tuple(range(8)) and part.unseen_labels.tolist() == [8, 9]
+
+
+@pytest.mark.parametrize("content", ['[{"loss": "arcface", "dim": 2, "sco', '{"loss": "arcface"}', "[1, 2]"])
+def test_a_damaged_scoreboard_file_is_named_with_the_fix(tmp_path, content):
+    board = openset.Scoreboard("mnist", cache_dir=tmp_path, reference=None)
+    board.path.write_text(content)
+    with pytest.raises(ValueError, match="is damaged") as error:
+        board.rows()
+    assert str(board.path) in str(error.value) and "Scoreboard.clear()" in str(error.value)
+    board.clear()
+    assert board.rows() == []
