@@ -100,27 +100,32 @@ def score_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def gap_table(runs: list[dict], *, baseline: str = "softmax") -> str:
-    """Per dimension: each loss minus ``baseline`` on the same seed, mean [min, max] in points."""
+STRICT_GAP_KEYS = (("tar@far=0.01", "TAR@FAR=1%"), ("tar@far=0.001", "TAR@FAR=0.1%"))
+MARGIN_HEADS = ("sphereface", "cosface", "arcface")
+
+
+def gap_table(runs: list[dict], *, baseline: str = "softmax", heads=None, keys=GAP_KEYS) -> str:
+    """Per dimension: each loss (or only ``heads``) minus ``baseline`` on the same seed, mean [min, max]."""
     lines = [
         "| dim | loss | seeds | "
-        + " | ".join(f"{name} minus {baseline}: mean [min, max] (points)" for _, name in GAP_KEYS)
+        + " | ".join(f"{name} minus {baseline}: mean [min, max] (points)" for _, name in keys)
         + " | seeds better (TAR) |",
-        "|---:|---|---:|" + "---:|" * (len(GAP_KEYS) + 1),
+        "|---:|---|---:|" + "---:|" * (len(keys) + 1),
     ]
     for dim in sorted({r["dim"] for r in runs}):
         at_dim = [r for r in runs if r["dim"] == dim]
         gaps = {}
-        for key, _ in GAP_KEYS:
+        for key, _ in keys:
             scores: dict[str, dict[int, float]] = {}
             for run in at_dim:
                 scores.setdefault(run["loss"], {})[run["seed"]] = run["scores"][key]
             if baseline not in scores:
                 break
             gaps[key] = paired_differences(scores, baseline=baseline)
-        for loss in (name for name in COURSE if name != baseline and key_present(gaps, name)):
-            cells = [format_gap(gaps[key][loss]) for key, _ in GAP_KEYS]
-            tar = gaps[GAP_KEYS[0][0]][loss]
+        shown = [name for name in (heads or COURSE) if name != baseline and key_present(gaps, name)]
+        for loss in shown:
+            cells = [format_gap(gaps[key][loss]) for key, _ in keys]
+            tar = gaps[keys[0][0]][loss]
             lines.append(
                 f"| {dim} | {loss} | {tar['pairs']} | "
                 + " | ".join(cells)
@@ -229,7 +234,8 @@ def main(argv=None) -> None:
     if not runs:
         raise SystemExit(f"no open-set runs in {args.runs}/open-*: run bash scripts/train_table.sh --open")
     print(score_table(runs), end="\n\n")
-    print(gap_table(runs))
+    print(gap_table(runs), end="\n\n")
+    print(gap_table(runs, baseline="normface", heads=MARGIN_HEADS, keys=STRICT_GAP_KEYS))
     if args.reference is not None:
         args.reference.write_text(
             json.dumps(
