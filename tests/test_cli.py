@@ -48,8 +48,8 @@ def small_test_split(monkeypatch):
     """Cut the 10000 MNIST test images to 500, so a CLI run takes seconds."""
     full_split = cli.split
 
-    def small_split(name, root):
-        train_x, train_y, test_x, test_y = full_split(name, root)
+    def small_split(name, root, **options):
+        train_x, train_y, test_x, test_y = full_split(name, root, **options)
         return train_x, train_y, test_x[:500], test_y[:500]
 
     monkeypatch.setattr(cli, "split", small_split)

@@ -89,5 +89,5 @@ def test_the_scoreboard_takes_its_row(half_cosface, tmp_path):
     setting = openset.run_setting(train_images=100, epochs=1, network={}, recipe={}, seed=0, dim=2)
     board.add("halfcos", report, setting=setting, note="test")
     rows = board.rows()
-    assert [row["loss"] for row in rows] == ["halfcos"] and "| halfcos | 2 | cosine |" in board.markdown()
+    assert [row["loss"] for row in rows] == ["halfcos"] and "| halfcos | A | cosine |" in board.markdown()
     assert board.rows(upto="halfcos") == rows

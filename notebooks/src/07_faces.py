@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 07 · Faces: recognising people the network never saw
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/06_faces.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/07_faces.ipynb)
 #
 # **What you will learn**
 # - The open-set protocol: train on some people, test on **other** people; only the embedding carries over.

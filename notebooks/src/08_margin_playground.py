@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 08 · Margin playground: every margin on one model
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/07_margin_playground.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/minifacenet/minifacenet/blob/main/notebooks/08_margin_playground.ipynb)
 #
 # **What you will learn**
 # - To read one trained 2-D model through every margin of the course, with all its knobs ($m$, $s$, $m_1$, $m_3$).
