@@ -52,7 +52,7 @@ case "$job" in
     "$colab_venv/bin/python" scripts/colab_pins.py --check
     MINIFACENET_FAST=1 PYTHONPATH="$PWD" "$colab_venv/bin/python" -m pytest --nbval-lax -p no:cacheprovider \
       tests/test_losses.py tests/test_models.py tests/test_train.py tests/test_metrics.py tests/test_openset.py \
-      tests/test_widgets.py tests/test_geometry.py tests/test_viz.py tests/test_colab_ready.py \
+      tests/test_explorer.py tests/test_geometry.py tests/test_viz.py tests/test_colab_ready.py \
       notebooks/03_sphereface.ipynb notebooks/05_arcface.ipynb notebooks/08_margin_playground.ipynb "${@:2}"
     ;;
   bench)
