@@ -12,6 +12,7 @@ import io
 
 import matplotlib.collections
 import matplotlib.colors
+import matplotlib.lines
 import matplotlib.patches
 import matplotlib.pyplot as plt
 import numpy as np
@@ -30,6 +31,19 @@ def class_colors(num_classes: int) -> np.ndarray:
     if num_classes <= 20:
         return plt.get_cmap("tab20")(np.arange(num_classes))
     return plt.get_cmap("hsv")(np.linspace(0, 1, num_classes, endpoint=False))
+
+
+WEIGHT_MARKER = "D"
+
+
+def marker_legend() -> list:
+    """Legend handles telling the markers apart: class weight, violator, stranger."""
+    weight = matplotlib.lines.Line2D([], [], ls="none", marker=WEIGHT_MARKER, color="0.5", mec="white",
+                                     ms=7, label="class weight")  # fmt: skip
+    ring = matplotlib.lines.Line2D([], [], ls="none", marker="o", mfc="none", mec=VIOLATOR_COLOR, ms=5,
+                                   label="violates the margin")  # fmt: skip
+    stranger = matplotlib.lines.Line2D([], [], **{**STRANGER_STYLE, "ms": 3})
+    return [weight, ring, stranger]
 
 
 def _violator_markers(ax):
@@ -56,7 +70,8 @@ class CircleView:
         ax.scatter(*self.points.T, c=colors[scene.point_labels], s=4, alpha=0.6, linewidths=0)
         for c, (x, y) in enumerate(scene.weight):
             ax.plot([0, x], [0, y], color=colors[c], lw=1.5)
-            ax.plot(x, y, "o", color=colors[c], mec="k", ms=6, mew=0.8)
+            # a class weight: a white-edged diamond at the arrow's tip, nothing like a violator's ring
+            ax.plot(x, y, WEIGHT_MARKER, color=colors[c], mec="white", ms=8, mew=1.0)
         # every class's arcs in one artist: one draw call per frame, not one per class
         self.arc_colors = colors
         self.arcs = matplotlib.collections.LineCollection([], lw=5, capstyle="butt")
@@ -65,6 +80,7 @@ class CircleView:
         strangers = np.empty((0, 2)) if scene.strangers is None else 0.95 * scene.strangers
         self.strangers = ax.plot(*strangers.T, **STRANGER_STYLE)[0]
         ax.set(xlim=(-1.25, 1.25), ylim=(-1.25, 1.25), aspect="equal", xticks=[], yticks=[])
+        ax.legend(handles=marker_legend(), loc="lower left", fontsize=7, framealpha=0.8)
 
     @property
     def artists(self) -> list:
