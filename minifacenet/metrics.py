@@ -28,6 +28,7 @@ from sklearn.metrics.pairwise import cosine_similarity
 from sklearn.model_selection import StratifiedKFold
 from sklearn.neighbors import KNeighborsClassifier
 
+from .checks import is_number
 from .tensors import to_numpy, unit
 
 FAR_TARGETS = (0.001, 0.01, 0.1)
@@ -62,14 +63,9 @@ def _finite(embeddings, name: str = "embeddings") -> np.ndarray:
     return x
 
 
-def _is_number(value) -> bool:
-    """A real number (Python or NumPy), not a bool."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
 def _check_rate(far: float) -> float:
     """A false-accept rate: a number in [0, 1]."""
-    if not (_is_number(far) and 0.0 <= far <= 1.0):
+    if not (is_number(far) and 0.0 <= far <= 1.0):
         raise ValueError(f"a false-accept rate must be a number in [0, 1], got {far!r} (e.g. 0.01 for 1 %)")
     return float(far)
 
@@ -207,7 +203,7 @@ def verification(embeddings, labels, *, far_targets=FAR_TARGETS, num_folds: int 
 def hardest_pairs(embeddings, labels, *, threshold: float, count: int = 5) -> dict:
     """The worst mistakes at ``threshold``: ``false_accepts`` (different people, highest score)
     and ``false_rejects`` (same person, lowest score), each ``[(i, j, score), ...]``."""
-    if not (_is_number(threshold) and np.isfinite(threshold)):
+    if not (is_number(threshold) and np.isfinite(threshold)):
         raise ValueError(f"threshold must be a finite cosine similarity, got {threshold!r}")
     if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 0:
         raise ValueError(f"count must be a whole number >= 0 of pairs to list, got {count!r}")
