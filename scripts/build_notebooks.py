@@ -205,16 +205,22 @@ def run_times_table(sources: list[Path]) -> str:
     return "\n".join(rows)
 
 
+ATTEMPTS = 3
+
+
 def execute_with_retry(source: Path, nb, *, fast: bool, timeout: int):
-    """Execute; once more from a fresh kernel if a cell times out. A kernel sometimes goes idle
-    while the client still waits for the cell's reply (seen in 01, never reproduced on demand):
-    the per-cell timeout turns that hang into one retry, not a lost build."""
-    try:
-        return nb, execute(nb, fast=fast, timeout=timeout)
-    except CellTimeoutError as error:
-        print(f"{source.stem}: a cell timed out ({str(error).splitlines()[0]}); once more", flush=True)
-        nb = convert(source)
-        return nb, execute(nb, fast=fast, timeout=timeout)
+    """Execute; again from a fresh kernel (up to ``ATTEMPTS`` in all) if a cell times out. A kernel
+    sometimes goes idle while the client still waits for the cell's reply (seen in 01 and 02 with
+    ipykernel 6 and 7; the same notebook then runs through in a fresh kernel): the per-cell timeout
+    turns that hang into a retry, not a lost build."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return nb, execute(nb, fast=fast, timeout=timeout)
+        except CellTimeoutError as error:
+            if attempt == ATTEMPTS:
+                raise
+            print(f"{source.stem}: a cell timed out ({str(error).splitlines()[0]}); again", flush=True)
+            nb = convert(source)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="execute in fast mode")
     parser.add_argument("--no-run", action="store_true", help="convert without executing")
     parser.add_argument("--text-only", action="store_true", help="markdown edits only: keep outputs")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds per cell (then one retry)")
+    parser.add_argument("--timeout", type=int, default=150, help="seconds per cell (then a retry)")
     parser.add_argument("--times", action="store_true", help="print the run and reading times; build nothing")
     parser.add_argument("--measure", action="store_true", help="execute, record the run time, write nothing")
     args = parser.parse_args(argv)
