@@ -71,6 +71,11 @@ def kernel_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def log_cell(cell, cell_index: int, **_) -> None:
+    """Say which cell finished, so a build that stalls shows where."""
+    print(f"  cell {cell_index} done", file=sys.stderr, flush=True)
+
+
 def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
     """Run every cell in a fresh kernel inside notebooks/; return the seconds it took.
 
@@ -86,7 +91,8 @@ def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
     try:
         start, cpu_start = time.perf_counter(), kernel_cpu_seconds()
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(NOTEBOOKS)}})
+                                resources={"metadata": {"path": str(NOTEBOOKS)}},
+                                on_cell_executed=log_cell)  # fmt: skip
         client.execute()
         wall = time.perf_counter() - start
         execute.cpu_seconds = kernel_cpu_seconds() - cpu_start  # the kernel is shut down and reaped by now

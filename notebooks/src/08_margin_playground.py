@@ -148,10 +148,8 @@ counts = [int(violation_mask(embeddings, seen_labels, head.weight, loss="arcface
 print(f"of {len(seen_labels)} seen test digits: {counts[0]} misclassified (m = 0, no margin); "
       f"ArcFace margin violators at m = 0.2, 0.4, 0.6, 0.8: {counts[1:]}")
 assert (np.diff(counts) >= 0).all() and counts[-1] > counts[0], counts
-# exercise 1 below: few violate the trained m = 0.2; in the full run, fewer than half violate m = 0.8
-# (fast mode's small, short run leaves that count near half, so it is not checked there)
+# exercise 1 below: few violate the trained m = 0.2; where half of them violate is printed, not pinned
 assert counts[1] < len(seen_labels) / 5, counts
-assert FAST or counts[4] < len(seen_labels) / 2, counts
 
 # %% [markdown]
 # The two pictures that explain the rest: the target logit of each loss against $\theta$ (left), and, for
@@ -329,8 +327,9 @@ if TRAINED_MODE:
 # ```
 # The features were trained with $m = 0.2$, so few of the seen test digits violate $m = 0.2$. Read the counts
 # printed under the static panels (the misclassified at $m = 0$, the violators at $m = 0.2, \dots, 0.8$): past the
-# trained margin they grow faster and faster, and half of them violate only a margin beyond $0.8$ rad, close to $2\pi/7 = 0.90$
-# where the arcs vanish (seven classes share the circle, $51°$ each). The code above finds it to 0.01.
+# trained margin they grow faster and faster. Half of them violate a margin somewhere below $2\pi/7 = 0.90$ rad, where
+# the arcs vanish (seven classes share the circle, $51°$ each); where exactly depends on the run (the seed, the
+# number of epochs). The code above finds it to 0.01.
 # </details>
 #
 # **2.** Set the loss to *combined* with $m_1 = 1$, $m_3 = 0$: the combined margin should be ArcFace. Compare the
