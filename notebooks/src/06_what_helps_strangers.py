@@ -57,18 +57,14 @@ print(f"fast mode: {FAST}")
 # %% [markdown]
 # ## 1 · A fair question
 #
-# Notebooks 03–05 showed each margin making the training classes tighter. The question this course is about is
-# different: **does the margin make an embedding better at people it never saw?** To answer it, change one
-# thing at a time and keep everything else equal:
+# Notebooks 03–05 showed each margin making the training classes tighter. The question of this course is
+# different: **does the margin make an embedding better at people it never saw?** Change one thing at a time:
 #
-# - **one recipe** for every head (the optimiser, learning rate, schedule, epochs and batch below). A head
-#   trained with a better learning rate than its rival wins for the wrong reason;
-# - **a control for each step.** Softmax → NormFace puts features and weights on the sphere with a scale $s$
-#   (normalising). NormFace → CosFace or ArcFace adds the margin $m$ and nothing else. NormFace *is* CosFace
-#   at $m = 0$;
-# - **paired seeds.** With the same seed, two heads start from the same network and see the same batches,
-#   so the difference between them on that seed is the head's doing. Report the mean and the range over
-#   seeds, and never pick the seed that tells the story you want.
+# - **one recipe** for every head (below): a head with a better learning rate wins for the wrong reason;
+# - **a control for each step**: softmax → NormFace normalises (features and weights on the sphere, scale $s$);
+#   NormFace → CosFace or ArcFace adds the margin $m$ and nothing else. NormFace *is* CosFace at $m = 0$;
+# - **paired seeds**: with one seed, two heads start from the same network and see the same batches, so their
+#   difference is the head's doing. Report the mean and range over seeds; never pick a seed.
 
 # %%
 print("the course recipe, the same for every head:", COURSE_RECIPE)
@@ -119,9 +115,8 @@ for count in (7, 21, 35):
 # %% [markdown]
 # ## 3 · Your run: three heads, 7 and 35 classes, one seed
 #
-# Softmax, NormFace ($s = 16$) and CosFace ($s = 16$, $m = 0.3$), each trained on the same pair images with the
-# same seed, first with 7 training classes, then with 35. One seed is a demonstration, not a verdict: the
-# numbers below move with the seed by several points.
+# Softmax, NormFace ($s = 16$) and CosFace ($s = 16$, $m = 0.3$) on the same pair images and seed, with 7 and
+# with 35 training classes. One seed is a demonstration, not a verdict.
 
 # %%
 live = []
@@ -139,10 +134,9 @@ for classes in (7, 35):
 # %% [markdown]
 # ## 4 · What three seeds say
 #
-# The course's reference runs (`python scripts/strangers.py`, 3 seeds, 12,600 training pairs, 32-D, the
-# course recipe) add ArcFace ($m = 0.3$) and a middle class count. Each cell is a **paired gap** in points
-# (head minus control on the same seed), its mean and [smallest, largest] over the seeds, and on how many
-# seeds it is positive.
+# The course's reference runs (`python scripts/strangers.py`: 3 seeds, 12,600 training pairs, 32-D, the course
+# recipe) add ArcFace ($m = 0.3$) and 21 classes. Each cell is a **paired gap** in points (head minus control,
+# same seed): mean, [smallest, largest], and on how many seeds it is positive.
 
 # %%
 reference = json.loads(resources.files("minifacenet").joinpath("strangers_reference.json").read_text())
@@ -177,9 +171,8 @@ assert all(every_seed(NORM, SOFT, c, "familiar", STRICT, -1) for c in (21, 35))
 #   while CosFace at $m = 0.3$ loses more (−12 at 1 %, −28 at 0.1 % FAR with 35 classes).
 #
 # So a margin is not good or bad for strangers in general. It sharpens the directions training already uses:
-# that helps a stranger built from parts the network knows, and hurts one that needs a direction training never
-# made. One seed can say the opposite (compare your run above with the table), which is why every cell is a
-# paired gap over three seeds.
+# that helps a stranger built from known parts and hurts one that needs a direction training never made. One
+# seed can say the opposite (compare your run above), hence paired gaps over three seeds.
 
 # %% [markdown]
 # ## 5 · Through m = 0: negative margins
@@ -215,13 +208,9 @@ assert mean_tar(0.5, 35, "new_parts", STRICT) < mean_tar(0.0, 35, "new_parts", S
 #   rising up to $m = 0.5$ (mean 96.8 % against 90.5 % for NormFace).
 # - **New-part strangers:** at or just below zero. With 7 classes the means peak at $m = 0$ (1 % FAR) and
 #   $m = -0.15$ (0.1 % FAR); with 35 classes at $m = 0$, and a large margin costs half the strict-FAR score.
-# - **Negative margins** help a little at best: $m = -0.15$ is close to NormFace for new-part strangers, and
-#   $m = -0.3$ is the worst point of every curve at 1 % FAR but one: for new-part strangers with 35 classes,
-#   $m = 0.5$ is worse still.
-# - **Closed-set accuracy** barely moves between $m = -0.15$ and $0.5$: it cannot tell you which $m$ to pick.
-#
-# The best $m$ moves up with the number of classes for strangers made of familiar parts, and stays near zero
-# for strangers with new parts, in this range of 7–35 classes.
+# - **Negative margins** help a little at best ($m = -0.15$ is close to NormFace for new parts); $m = -0.3$ is
+#   the worst point of every 1 %-FAR curve but one (new parts, 35 classes, where $m = 0.5$ is worse still).
+# - **Closed-set accuracy** barely moves between $m = -0.15$ and $0.5$: it cannot pick $m$.
 #
 # ## 6 · Why face recognition uses margins
 #
@@ -237,12 +226,12 @@ assert mean_tar(0.5, 35, "new_parts", STRICT) < mean_tar(0.0, 35, "new_parts", S
 # > **Misconception: a margin makes an embedding better at recognising new people.** It makes the training
 # > classes tighter. Whether strangers gain depends on what they are made of, and it must be measured against
 # > NormFace, with the same recipe, over several seeds.
-#
-# Limits of this experiment: one network, 12,600 training pairs, 7–35 classes, CosFace and ArcFace at one margin
-# each ($m = 0.3$ is a larger margin for CosFace's cosine than for ArcFace's angle), three seeds.
 
 # %% [markdown]
 # ## Going further
+#
+# Limits of this experiment: one network, 12,600 training pairs, 7–35 classes, CosFace and ArcFace at one margin
+# each ($m = 0.3$ is a larger margin for CosFace's cosine than for ArcFace's angle), three seeds.
 #
 # 1. Run section 3 with `SEED = 1` and `SEED = 2`. Which of your gaps keep their sign?
 # 2. Add ArcFace with $m = -0.1$ to section 3. Where does it land between NormFace and CosFace?
