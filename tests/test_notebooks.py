@@ -177,27 +177,27 @@ def test_navigation_and_readme_table_are_current():
 
 
 def test_inserting_a_notebook_needs_no_hand_edit(tmp_path: Path, monkeypatch):
-    """A notebook inserted as 06 renumbers the rest: links and README rows follow, descriptions kept."""
+    """A notebook inserted as 05 renumbers the rest: links and README rows follow, descriptions kept."""
     src = tmp_path / "notebooks" / "src"
     src.mkdir(parents=True)
     for source in SOURCES:
         number, name = source.stem.split("_", 1)
-        new_number = int(number) + (int(number) >= 6)
+        new_number = int(number) + (int(number) >= 5)
         text = source.read_text().replace(f"# # {number} · ", f"# # {new_number:02d} · ", 1)
         (src / f"{new_number:02d}_{name}.py").write_text(text)
-    title = "# %% [markdown]\n# # 06 · What helps strangers: a test\n#\n# text\n"
-    (src / "06_strangers.py").write_text(title)
+    title = "# %% [markdown]\n# # 05 · Margins in a nutshell: a test\n#\n# text\n"
+    (src / "05_nutshell.py").write_text(title)
     (tmp_path / "README.md").write_text((ROOT / "README.md").read_text())
     monkeypatch.setattr(notebook_links, "ROOT", tmp_path)
     monkeypatch.setattr(notebook_links, "SOURCES_DIR", src)
     monkeypatch.setattr(notebook_links, "README", tmp_path / "README.md")
     assert notebook_links.main([]) == 0 and not notebook_links.updates(), "not idempotent"
-    assert "Previous: [05 · ArcFace](05_arcface.ipynb) · Next: [07 · Faces](07_faces.ipynb)" in (
-        src / "06_strangers.py"
+    assert "Previous: [04 · CosFace](04_cosface.ipynb) · Next: [06 · ArcFace](06_arcface.ipynb)" in (
+        src / "05_nutshell.py"
     ).read_text()
-    last = (src / "08_margin_playground.py").read_text()
-    assert "Previous: [07 · Faces](07_faces.ipynb) · Next: back to [00 · " in last
+    last = (src / "09_margin_playground.py").read_text()
+    assert "Previous: [08 · Faces](08_faces.ipynb) · Next: back to [00 · " in last
     readme = (tmp_path / "README.md").read_text()
     rows = [line for line in readme.splitlines() if line.startswith("| [`")]
     assert [row.split("`")[1] for row in rows] == [path.stem for path in sorted(src.glob("[0-9]*.py"))]
-    assert "Open-set faces" in rows[7] and "What helps strangers: a test" in rows[6]
+    assert "Open-set faces" in rows[8] and "Margins in a nutshell: a test" in rows[5]
