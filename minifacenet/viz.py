@@ -262,3 +262,23 @@ def plot_class_count(runs: list[dict]):
         ax.set_xlabel("training classes")
     axes[0, 0].legend()
     return fig
+
+
+def plot_strangers_by_angle(strangers, weight, margin, *, ax, title: str = "") -> None:
+    """A histogram of the strangers' angles ``[S, 2]`` over the circle, each seen class's margin arc shaded,
+    gaps grey: where strangers land, readable where the dots on the circle overlap into a band."""
+    degrees = np.arange(-180, 180.25, 0.25)
+    directions = np.stack([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))], axis=1)  # [A, 2]
+    regions = geometry.region_labels(directions, weight, margin)  # class of each direction's arc, -1 in a gap
+    colors = class_colors(10)
+    for j in range(len(weight)):
+        ax.fill_between(degrees, 0, 1, where=regions == j, color=colors[j], alpha=0.3, linewidth=0,
+                        transform=ax.get_xaxis_transform())  # fmt: skip
+    gap = "grey gap (no class wins with margin)"
+    ax.fill_between(degrees, 0, 1, where=regions == -1, color="0.55", alpha=0.5, linewidth=0,
+                    transform=ax.get_xaxis_transform(), label=gap)  # fmt: skip
+    angles = np.degrees(np.arctan2(strangers[:, 1], strangers[:, 0]))
+    ax.hist(angles, bins=np.arange(-180, 181, 3), color="black", label=f"unseen 7, 8, 9 ({len(angles)})")
+    ax.set(xlim=(-180, 180), xticks=range(-180, 181, 45), xlabel="angle on the circle (degrees)",
+           ylabel="strangers per 3°", title=title)  # fmt: skip
+    ax.legend(loc="upper right", fontsize=8)

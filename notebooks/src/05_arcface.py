@@ -313,28 +313,10 @@ assert in_gap["seen"] < in_gap["strangers"] < 0.5, in_gap
 
 
 # %%
-def plot_strangers_by_angle(strangers, weight, margin, *, ax, title=""):
-    """A histogram of the strangers' angles [S, 2] over the circle, each seen class's margin arc shaded, gaps grey."""
-    degrees = np.arange(-180, 180.25, 0.25)
-    directions = np.stack([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))], axis=1)  # [A, 2]
-    regions = region_labels(directions, weight, margin)  # class of each direction's arc, -1 in a gap
-    colors = viz.class_colors(10)
-    for j in range(len(weight)):
-        ax.fill_between(degrees, 0, 1, where=regions == j, color=colors[j], alpha=0.3, linewidth=0,
-                        transform=ax.get_xaxis_transform())
-    ax.fill_between(degrees, 0, 1, where=regions == -1, color="0.55", alpha=0.5, linewidth=0,
-                    transform=ax.get_xaxis_transform(), label="grey gap (no class wins with margin)")
-    angles = np.degrees(np.arctan2(strangers[:, 1], strangers[:, 0]))
-    ax.hist(angles, bins=np.arange(-180, 181, 3), color="black", label=f"unseen 7, 8, 9 ({len(angles)})")
-    ax.set(xlim=(-180, 180), xticks=range(-180, 181, 45), xlabel="angle on the circle (degrees)",
-           ylabel="strangers per 3°", title=title)
-    ax.legend(loc="upper right", fontsize=8)
-
-
 # the dots above overlap into a band; by angle, the strangers in each arc and each gap can be read off
 fig, ax = plt.subplots(figsize=(13, 3.4), constrained_layout=True)
 strangers = models[MARGIN]["strangers"].numpy()
-plot_strangers_by_angle(strangers, head.weight.detach().numpy(), final_margin, ax=ax,
+viz.plot_strangers_by_angle(strangers, head.weight.detach().numpy(), final_margin, ax=ax,
                         title=f"m = {MARGIN}: the unseen digits by angle, {100 * in_gap['strangers']:.0f}% in a grey gap")
 plt.show()
 

@@ -236,28 +236,11 @@ assert in_gaps < 0.5 and max(closest.values()) <= closest[0] + 0.5, (in_gaps, cl
 
 
 # %%
-def plot_strangers_by_angle(strangers, weight, margin, *, ax, title=""):
-    """A histogram of the strangers' angles [S, 2] over the circle, each seen class's margin arc shaded, gaps grey."""
-    degrees = np.arange(-180, 180.25, 0.25)
-    directions = np.stack([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))], axis=1)  # [A, 2]
-    regions = region_labels(directions, weight, margin)  # class of each direction's arc, -1 in a gap
-    colors = viz.class_colors(10)
-    for j in range(len(weight)):
-        ax.fill_between(degrees, 0, 1, where=regions == j, color=colors[j], alpha=0.3, linewidth=0,
-                        transform=ax.get_xaxis_transform())
-    ax.fill_between(degrees, 0, 1, where=regions == -1, color="0.55", alpha=0.5, linewidth=0,
-                    transform=ax.get_xaxis_transform(), label="grey gap (no class wins with margin)")
-    angles = np.degrees(np.arctan2(strangers[:, 1], strangers[:, 0]))
-    ax.hist(angles, bins=np.arange(-180, 181, 3), color="black", label=f"unseen 7, 8, 9 ({len(angles)})")
-    ax.set(xlim=(-180, 180), xticks=range(-180, 181, 45), xlabel="angle on the circle (degrees)",
-           ylabel="strangers per 3°", title=title)
-    ax.legend(loc="upper right", fontsize=8)
-
-
 # the last snapshot's strangers by angle: what the overplotted dots above cannot show
 fig, ax = plt.subplots(figsize=(13, 3.4), constrained_layout=True)
-plot_strangers_by_angle(np.asarray(snap_strangers), np.asarray(snap_weight), Margin(loss="arcface", m=0.2, s=10.0),
-                        ax=ax, title=f"last snapshot: the strangers by angle, {100 * in_gaps:.0f}% in a grey gap")
+viz.plot_strangers_by_angle(np.asarray(snap_strangers), np.asarray(snap_weight),
+                            Margin(loss="arcface", m=0.2, s=10.0), ax=ax,
+                            title=f"last snapshot: the strangers by angle, {100 * in_gaps:.0f}% in a grey gap")
 plt.show()
 
 # %% [markdown]
