@@ -311,7 +311,12 @@ def press_slider(page, slider_selector: str, *, keys: list[str]) -> str:
     handle.focus()
     for key in keys:
         handle.press(key)
-    return page.locator(f"{slider_selector} .widget-readout").first.inner_text()
+    return slider_readout(page, slider_selector)
+
+
+def slider_readout(page, slider_selector: str) -> str:
+    """The slider's readout as Python writes numbers (d3-format writes a minus as U+2212)."""
+    return page.locator(f"{slider_selector} .widget-readout").first.inner_text().replace("\u2212", "-")
 
 
 def logged_tracebacks(page, *, timeout_s: float = 15) -> list[str]:
