@@ -14,6 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import losses
+from .checks import check_fraction, is_int, is_number
 from .data import pk_batches
 from .recipe import COURSE_RECIPE
 from .tensors import to_numpy
@@ -54,6 +55,29 @@ class TrainConfig:
     classes_per_batch: int = 10  # P, for pair and triplet losses
     seed: int = 0
     history: dict = field(default_factory=dict)
+
+
+def check_train_config(config: TrainConfig, images: torch.Tensor, labels: torch.Tensor) -> None:
+    """Refuse, before any work, a setting the optimiser, the schedule or BatchNorm would reject
+    with a message that names none of :func:`fit`'s arguments."""
+    whole = {"epochs": 1, "batch_size": 2, "max_shift": 0, "classes_per_batch": 2}
+    for name, low in whole.items():
+        value = getattr(config, name)
+        if not (is_int(value) and value >= low):
+            why = " (BatchNorm needs 2 images per batch)" if name == "batch_size" else ""
+            raise ValueError(f"{name} must be an integer >= {low}{why}, got {value!r}")
+    if not (is_number(config.lr) and config.lr > 0):
+        raise ValueError(f"lr must be a finite number > 0 (course: {COURSE_RECIPE.lr}), got {config.lr!r}")
+    if not (is_number(config.weight_decay) and config.weight_decay >= 0):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {config.weight_decay!r}")
+    check_fraction(config.lr_warmup_pct, "lr_warmup_pct")
+    if not (is_int(config.seed) and 0 <= config.seed < 2**32):
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {config.seed!r}")
+    if len(images) != len(labels) or len(images) < 2:
+        raise ValueError(
+            f"fit needs as many labels as images, and at least 2 images (BatchNorm needs 2 per "
+            f"batch): got {len(images)} images, {len(labels)} labels"
+        )
 
 
 def random_shift(images: torch.Tensor, *, max_shift: int, generator=None, edge: bool = False) -> torch.Tensor:
@@ -208,6 +232,7 @@ def fit(
     ``snapshot_images``, taken before steps 0, k, 2k, ... and once after the last step.
     """
     config = TrainConfig(**{**asdict(config or TrainConfig()), **overrides})
+    check_train_config(config, images, labels)
     check_snapshot_settings(snapshot_every, snapshot_images)
     loss.schedule(0.0, warmup=config.margin_warmup)  # a bad warm-up fails before any work
     generator = seed_everything(config.seed)

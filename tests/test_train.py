@@ -7,6 +7,7 @@ the checkpoint test uses the real EmbeddingNet, which checkpoints save and rebui
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -233,3 +234,36 @@ def test_predict_is_the_argmax_of_test_time_logits():
             head.s * nn.functional.normalize(embeddings) @ nn.functional.normalize(head.weight).T
         ).argmax(1)
     assert torch.equal(predict(head, embeddings), expected)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "count", "named"),
+    [
+        ({"epochs": 0}, 8, "epochs must be an integer >= 1"),
+        ({"epochs": 1.5}, 8, "epochs must be an integer >= 1"),
+        ({"batch_size": 1}, 8, "BatchNorm needs 2 images per batch"),
+        ({"lr": -1.0}, 8, "lr must be a finite number > 0"),
+        ({"lr": float("nan")}, 8, "lr must be a finite number > 0"),
+        ({"weight_decay": -1.0}, 8, "weight_decay must be a finite number >= 0"),
+        ({"lr_warmup_pct": 1.5}, 8, "lr_warmup_pct must be a fraction"),
+        ({"seed": -1}, 8, "seed must be an integer in [0, 2**32)"),
+        ({}, 1, "at least 2 images"),
+    ],
+)
+def test_settings_the_optimiser_or_batchnorm_would_reject_are_named_before_training(overrides, count, named):
+    """Before the check: OneCycleLR's 'Expected positive integer total_steps', BatchNorm's
+    'Expected more than 1 value per channel', NumPy's seed range, none naming fit's argument."""
+    model = EmbeddingNet(embedding_dim=2)
+    head = losses.build_loss("arcface", embedding_dim=2, num_classes=2)
+    images, labels = torch.randn(count, 1, 28, 28), torch.arange(count) % 2
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=re.escape(named)):
+        fit(model, head, images, labels, progress=False, **overrides)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True)), "trained anyway"
+
+
+def test_fit_refuses_labels_that_do_not_match_the_images():
+    model = EmbeddingNet(embedding_dim=2)
+    head = losses.build_loss("normface", embedding_dim=2, num_classes=2)
+    with pytest.raises(ValueError, match="as many labels as images"):
+        fit(model, head, torch.randn(8, 1, 28, 28), torch.zeros(7, dtype=torch.long), progress=False)
