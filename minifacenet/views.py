@@ -36,14 +36,14 @@ def class_colors(num_classes: int) -> np.ndarray:
 WEIGHT_MARKER = "D"
 
 
-def marker_legend() -> list:
-    """Legend handles telling the markers apart: class weight, violator, stranger."""
+def marker_legend(*, strangers: bool = True) -> list:
+    """Legend handles telling the markers apart: class weight, violator and (when drawn) stranger."""
     weight = matplotlib.lines.Line2D([], [], ls="none", marker=WEIGHT_MARKER, color="0.5", mec="white",
                                      ms=7, label="class weight")  # fmt: skip
     ring = matplotlib.lines.Line2D([], [], ls="none", marker="o", mfc="none", mec=VIOLATOR_COLOR, ms=5,
                                    label="violates the margin")  # fmt: skip
     stranger = matplotlib.lines.Line2D([], [], **{**STRANGER_STYLE, "ms": 3})
-    return [weight, ring, stranger]
+    return [weight, ring, stranger] if strangers else [weight, ring]
 
 
 def _violator_markers(ax):
@@ -80,7 +80,8 @@ class CircleView:
         strangers = np.empty((0, 2)) if scene.strangers is None else 0.95 * scene.strangers
         self.strangers = ax.plot(*strangers.T, **STRANGER_STYLE)[0]
         ax.set(xlim=(-1.25, 1.25), ylim=(-1.25, 1.25), aspect="equal", xticks=[], yticks=[])
-        ax.legend(handles=marker_legend(), loc="lower left", fontsize=7, framealpha=0.8)
+        handles = marker_legend(strangers=scene.strangers is not None)
+        ax.legend(handles=handles, loc="lower left", fontsize=7, framealpha=0.8)
 
     @property
     def artists(self) -> list:

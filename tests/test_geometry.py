@@ -384,3 +384,20 @@ def test_the_explorer_refuses_fractional_labels_and_zero_weights():
     with pytest.raises(ValueError, match="class weights are all zeros"):
         CosineCache.build(embeddings, np.array([0, 1]), np.array([[1.0, 0.0], [0.0, 0.0]]))
     assert CosineCache.build(embeddings, np.array([0.0, 2.0]), weight).labels.tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("with_strangers", [True, False])
+def test_the_circle_legend_names_strangers_only_when_the_scene_has_them(with_strangers):
+    import matplotlib.pyplot as plt
+
+    from minifacenet.views import CircleView
+
+    embeddings, labels, weight = synthetic_2d(num_classes=4, per_class=10)
+    strangers = embeddings[:5] if with_strangers else None
+    scene = Scene.build(embeddings, labels, weight, strangers=strangers)
+    fig, ax = plt.subplots()
+    CircleView(ax, scene)
+    entries = [text.get_text() for text in ax.get_legend().get_texts()]
+    plt.close(fig)
+    assert ("strangers" in entries) == with_strangers, entries
+    assert {"class weight", "violates the margin"} <= set(entries)
