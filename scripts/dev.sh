@@ -31,7 +31,7 @@ case "$job" in
     # NumPy 2.1.3, scikit-learn 1.6.1, matplotlib...) in a second venv that borrows everything else
     # (pytest, nbval, ipykernel, scipy) from the main one through a .pth file placed after its own
     # packages, so its pinned versions win. The first install takes minutes (docs/notebook_times.md).
-    # Library tests, widget tests and notebooks 03, 05, 07 (fast mode) run there.
+    # Library tests, widget tests and notebooks 03, 05, 08 (fast mode) run there.
     # No browser test: JupyterLab 4 cannot render a 7.7.1 kernel's widgets (docs/testing.md).
     colab_venv="${MINIFACENET_COLAB_VENV:-.venv-colab}"
     main_site="$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
