@@ -5,7 +5,9 @@ notebook holding one explorer with 10 000 2-D embeddings. Each of ``--moves`` Ar
 presses is timed in the page, from the keydown to the frame after the new image decoded;
 the median is printed beside the kernel-side numbers measured here: compute only
 (violations, arcs, curves) and compute + draw + JPEG. Then a burst of fast presses shows how
-many images are drawn (stale positions are dropped). Goal: median <= 100 ms.
+many images are drawn (stale positions are dropped). Goal (issue 20): median <= 50 ms and 90th
+percentile <= 80 ms, measured up to the first task after the frame that follows the new image's
+decode (``requestAnimationFrame`` then ``setTimeout 0``, tests/browser_support.py).
 
     python benchmarks/bench_browser.py [--moves 20] [--points 10000]
 """
@@ -38,6 +40,8 @@ from browser_support import (  # noqa: E402
 )
 
 from minifacenet.explorer import MarginExplorer  # noqa: E402
+
+GOAL_MEDIAN_MS, GOAL_P90_MS = 50, 80
 from minifacenet.frames import compute_frame  # noqa: E402
 from minifacenet.geometry import Margin, synthetic_2d  # noqa: E402
 
@@ -115,11 +119,13 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"  compute only (violations, arcs, curves), median      {compute:7.1f} ms")
     print(f"  kernel update (compute + draw + JPEG), median         {update:7.1f} ms")
-    print(f"  key press -> new image on screen, median              {statistics.median(latencies):7.1f} ms "
-          f"(min {min(latencies):.1f}, max {max(latencies):.1f})")  # fmt: skip
+    median, p90 = statistics.median(latencies), statistics.quantiles(latencies, n=10)[-1]
+    print(f"  key press -> new image on screen, median              {median:7.1f} ms "
+          f"(90th percentile {p90:.1f}, min {min(latencies):.1f}, max {max(latencies):.1f})")  # fmt: skip
     print(f"  burst of {args.burst} presses as fast as possible: {images} images drawn")
-    verdict = "met" if statistics.median(latencies) <= 100 else "MISSED"
-    print(f"goal: median <= 100 ms from key press to image: {verdict}")
+    verdict = "met" if median <= GOAL_MEDIAN_MS and p90 <= GOAL_P90_MS else "MISSED"
+    print(f"goal: median <= {GOAL_MEDIAN_MS} ms and 90th percentile <= {GOAL_P90_MS} ms from key press "
+          f"to image: {verdict}")  # fmt: skip
 
 
 if __name__ == "__main__":

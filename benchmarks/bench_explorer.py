@@ -11,7 +11,12 @@ per class's arcs, every violator's ring drawn as a marker through the renderer),
 full redraw (new figure, full draw). Wall time includes waiting for a core on a busy machine;
 CPU time (this process) does not. Goal: median update <= 8 ms.
 
-    python benchmarks/bench_explorer.py [--points 10000] [--repeats 30]
+torch runs on one thread here (``--torch-threads``): the explorer's torch work is a few ops on
+10,000 cosines, which more threads do not speed up, and after each parallel op the idle OpenMP
+workers spin for a while, which counts as this process's CPU time (measured: 6.5 ms wall and CPU
+at one thread; 6.6 ms wall but 10.9 ms CPU at two).
+
+    python benchmarks/bench_explorer.py [--points 10000] [--repeats 30] [--torch-threads 1]
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import statistics
 import time
 
 import matplotlib
+import torch
 
 matplotlib.use("Agg")
 
@@ -94,7 +100,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument("--torch-threads", type=int, default=1)
     args = parser.parse_args()
+    torch.set_num_threads(args.torch_threads)
     embeddings, labels, weight = synthetic_2d(num_classes=10, per_class=args.points // 10, spread=0.2)
     explorer = MarginExplorer(weight=weight, embeddings=embeddings, labels=labels, loss="arcface",
                               max_points=len(labels))  # fmt: skip
@@ -133,7 +141,7 @@ def main() -> None:
     )
     print(f"margin explorer, {len(labels)} 2-D embeddings, {len(weight)} classes, median of {args.repeats}")
     print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+          f"load average {os.getloadavg()[0]:.1f}, torch threads {torch.get_num_threads()}")  # fmt: skip
     print(f"{'':<66} {'wall':>9} {'CPU':>9}")
     for name, (wall, cpu) in timings.items():
         print(f"{name:<66} {wall:6.1f} ms {cpu:6.1f} ms")

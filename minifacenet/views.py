@@ -224,10 +224,14 @@ def jpeg_bytes(canvas: FigureCanvasAgg, *, quality: int = 90) -> bytes:
     """The canvas as JPEG bytes: far faster to encode than PNG (docs/benchmarks.md), and
     these images live for one slider step."""
     width, height = canvas.get_width_height(physical=True)
-    image = PILImage.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    # read as RGBX (the alpha byte skipped): JPEG takes it without a conversion to RGB, same bytes
+    image = PILImage.frombuffer("RGBX", (width, height), canvas.buffer_rgba(), "raw", "RGBX", 0, 1)
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, format="jpeg", quality=quality)
+    image.save(buffer, format="jpeg", quality=quality)
     return buffer.getvalue()
+
+
+OPAQUE_BLACK = np.frombuffer(bytes([0, 0, 0, 255]), dtype=np.uint32)[0]
 
 
 def ring_offsets(diameter: float) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +264,8 @@ class RingStamp:
             inside = (rows >= height - box.y1) & (rows < height - box.y0) & (cols >= box.x0) & (cols < box.x1)
             self.ring = np.where(inside, rows * width + cols, -1)
         pixels = self.ring[violating].ravel()
-        buffer.reshape(-1, 4)[pixels[pixels >= 0], :3] = 0
+        # one 32-bit word per RGBA pixel: opaque black is bytes (0, 0, 0, 255) in memory order
+        buffer.view(np.uint32).reshape(-1)[pixels[pixels >= 0]] = OPAQUE_BLACK
 
 
 class CircleDashboard:
