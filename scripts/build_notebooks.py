@@ -21,6 +21,12 @@ CPU count and load) in ``docs/notebook_run_times.json``; ``--times`` prints them
 run of at most ``FULL_BUDGET_S`` seconds on a 2-core CPU (Colab's free runtime). The navigation lines and the
 README's notebook table are rewritten after every build (``scripts/notebook_links.py``).
 
+Scoreboard: the notebooks add rows to the course scoreboard, kept in ``$MINIFACENET_RUNS``. A build
+points that at its own folder, ``runs/notebooks-full`` (or ``-fast``), never the user's cache nor the
+tests', so a stored scoreboard holds only rows this build's notebooks trained. Building every notebook
+empties the folder first; building some keeps it, so notebook 04 built alone still finds the rows 00-03
+left in the last build.
+
 Reading time (``--times``): the *core path* of a lesson is every cell before the first
 heading that says "Going further"; its prose words and code lines (no blanks, no comments)
 are what a teacher walks through in class (docs/notebook_times.md).
@@ -34,6 +40,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -76,14 +83,21 @@ def log_cell(cell, cell_index: int, **_) -> None:
     print(f"  cell {cell_index} done", file=sys.stderr, flush=True)
 
 
+def build_runs_dir(*, fast: bool) -> Path:
+    """The build's own scoreboard folder (see the module docstring)."""
+    return ROOT / "runs" / ("notebooks-fast" if fast else "notebooks-full")
+
+
 def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
     """Run every cell in a fresh kernel inside notebooks/; return the seconds it took.
 
     The kernel's CPU seconds are left in ``execute.cpu_seconds``: on a loaded machine the wall time is an
     upper bound, and the CPU time (one torch thread) is what an idle 2-core CPU would take.
     """
-    saved = {name: os.environ.get(name) for name in ("MINIFACENET_FAST", "MPLBACKEND", "TQDM_DISABLE")}
+    names = ("MINIFACENET_FAST", "MPLBACKEND", "TQDM_DISABLE", "MINIFACENET_RUNS")
+    saved = {name: os.environ.get(name) for name in names}
     os.environ["MINIFACENET_FAST"] = "1" if fast else "0"
+    os.environ["MINIFACENET_RUNS"] = str(build_runs_dir(fast=fast))
     # a progress bar stored in a page is frozen at its last frame
     os.environ["TQDM_DISABLE"] = "1"
     # always the inline backend: an inherited MPLBACKEND=Agg would silently drop every figure
@@ -252,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nReading times:\n")
         print(times_table(sources))
         return 0
+    if not args.prefixes and not (args.no_run or args.text_only):
+        # every notebook, in order: the stored scoreboards start empty
+        shutil.rmtree(build_runs_dir(fast=args.fast), ignore_errors=True)
     for source in sources:
         nb = convert(source)
         target = NOTEBOOKS / f"{source.stem}.ipynb"
