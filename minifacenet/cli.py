@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import math
 import os
@@ -252,10 +253,16 @@ def loss_arguments_from_flags(args) -> dict:
     return params
 
 
+@functools.lru_cache(maxsize=1)
+def digit_pairs_once(pair_classes: int | None, root) -> pairs.DigitPairs:
+    """The digit pairs of one run, built once: training takes the split, the strangers block the rest."""
+    return pairs.digit_pairs(pair_classes or pairs.CLASS_COUNTS[-1], root=root)
+
+
 def split(name: str, root, *, pair_classes: int | None = None):
     """(train images, train labels, test images, test labels) for a dataset."""
     if name == "pairs":
-        made = pairs.digit_pairs(pair_classes or pairs.CLASS_COUNTS[-1], root=root)
+        made = digit_pairs_once(pair_classes, root)
         return made.train.images, made.train.labels, made.test.images, made.test.labels
     if name == "mnist":
         return (*data.mnist(True, root=root), *data.mnist(False, root=root))
@@ -308,7 +315,7 @@ def check_pairs_options(args) -> None:
 
 def pairs_strangers_block(model, loss, args) -> dict:
     """Both kinds of digit-pair strangers, scored by the loss's own measure (one line printed each)."""
-    made = pairs.digit_pairs(args.pair_classes or pairs.CLASS_COUNTS[-1], root=args.data_root)
+    made = digit_pairs_once(args.pair_classes, args.data_root)
     reports = strangers.score_strangers(model, loss, made, seed=args.seed, device=args.device)
     for kind, report in reports.items():
         print(f"{kind} strangers: " + openset.format_report(report))

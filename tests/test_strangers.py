@@ -7,6 +7,7 @@ import json
 import pytest
 
 from minifacenet import cli, pairs
+from minifacenet.pairs import digit_pairs
 from minifacenet.strangers import STRANGER_KINDS, run_experiment
 
 
@@ -38,8 +39,11 @@ def test_cosface_at_m_zero_is_normface_run_for_run(tiny):
     assert normface["strangers"] == cosface["strangers"]
 
 
-def test_the_cli_trains_on_pairs_and_writes_both_blocks(data_dir, tmp_path, capsys):
+def test_the_cli_trains_on_pairs_and_writes_both_blocks(data_dir, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
+    built = []  # the digit pairs are built once per run: the split and the strangers share them
+    monkeypatch.setattr(pairs, "digit_pairs", lambda *a, **k: built.append(1) or digit_pairs(*a, **k))
+    cli.digit_pairs_once.cache_clear()
     argv = ["train", "--dataset", "pairs", "--pair-classes", "7", "--loss", "arcface", "--margin", "-0.1"]
     argv += ["--scale", "16", "--dim", "4", "--epochs", "1", "--limit", "300", "--out", str(out)]
     assert cli.main([*argv, "--data-root", str(data_dir)]) == 0
@@ -48,6 +52,7 @@ def test_the_cli_trains_on_pairs_and_writes_both_blocks(data_dir, tmp_path, caps
     assert metrics["strangers"]["new_parts"]["images"] == 1400
     printed = capsys.readouterr().out
     assert "familiar strangers:" in printed and "new_parts strangers:" in printed
+    assert len(built) == 1, f"the digit pairs were built {len(built)} times in one run"
 
 
 @pytest.mark.parametrize(
