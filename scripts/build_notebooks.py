@@ -22,10 +22,10 @@ run of at most ``FULL_BUDGET_S`` seconds on a 2-core CPU (Colab's free runtime).
 README's notebook table are rewritten after every build (``scripts/notebook_links.py``).
 
 Scoreboard: the notebooks add rows to the course scoreboard, kept in ``$MINIFACENET_RUNS``. A build
-points that at its own folder, ``runs/notebooks-full`` (or ``-fast``), never the user's cache nor the
-tests', so a stored scoreboard holds only rows this build's notebooks trained. Building every notebook
-empties the folder first; building some keeps it, so notebook 04 built alone still finds the rows 00-03
-left in the last build.
+points that at its own folder, ``runs/notebooks-full`` (``-fast``, ``-measure``), never the user's cache
+nor the tests'. Each notebook starts from the scoreboard the notebook before it left in a build (a copy
+kept in ``runs/notebooks-full-after/NN_name``; the first starts empty), so its stored scoreboard holds
+what a student meets there: rows of the notebooks before it, none from later ones or other runs.
 
 Reading time (``--times``): the *core path* of a lesson is every cell before the first
 heading that says "Going further"; its prose words and code lines (no blanks, no comments)
@@ -83,9 +83,40 @@ def log_cell(cell, cell_index: int, **_) -> None:
     print(f"  cell {cell_index} done", file=sys.stderr, flush=True)
 
 
-def build_runs_dir(*, fast: bool) -> Path:
-    """The build's own scoreboard folder (see the module docstring)."""
-    return ROOT / "runs" / ("notebooks-fast" if fast else "notebooks-full")
+def build_runs_dir(*, fast: bool, measure: bool = False) -> Path:
+    """The build's own scoreboard folder (see the module docstring); ``--measure`` runs keep theirs
+    apart, so that they never change what a later build's scoreboard shows."""
+    name = "notebooks-measure" if measure else "notebooks-fast" if fast else "notebooks-full"
+    return ROOT / "runs" / name
+
+
+def snapshot_dir(runs_dir: Path, source: Path) -> Path:
+    return runs_dir.with_name(runs_dir.name + "-after") / source.stem
+
+
+def scoreboard_as_before(runs_dir: Path, every: list[Path], source: Path) -> None:
+    """Give ``source`` the scoreboard a student meets there: the rows left by the notebooks before it
+    (the snapshot taken after the previous one was built), none from later notebooks."""
+    shutil.rmtree(runs_dir, ignore_errors=True)
+    previous = every[: every.index(source)]
+    if not previous:
+        return
+    snapshot = snapshot_dir(runs_dir, previous[-1])
+    if snapshot.exists():
+        shutil.copytree(snapshot, runs_dir)
+    else:
+        print(f"{source.stem}: no scoreboard left by {previous[-1].stem} (build it first); starting empty",
+              flush=True)
+
+
+def snapshot_scoreboard(runs_dir: Path, source: Path) -> None:
+    """Keep the scoreboard as ``source`` left it, for a later build of the next notebook."""
+    snapshot = snapshot_dir(runs_dir, source)
+    shutil.rmtree(snapshot, ignore_errors=True)
+    if runs_dir.exists():
+        shutil.copytree(runs_dir, snapshot)
+    else:
+        snapshot.mkdir(parents=True)
 
 
 def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
@@ -97,7 +128,8 @@ def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
     names = ("MINIFACENET_FAST", "MPLBACKEND", "TQDM_DISABLE", "MINIFACENET_RUNS")
     saved = {name: os.environ.get(name) for name in names}
     os.environ["MINIFACENET_FAST"] = "1" if fast else "0"
-    os.environ["MINIFACENET_RUNS"] = str(build_runs_dir(fast=fast))
+    measure = getattr(execute, "measure", False)
+    os.environ["MINIFACENET_RUNS"] = str(build_runs_dir(fast=fast, measure=measure))
     # a progress bar stored in a page is frozen at its last frame
     os.environ["TQDM_DISABLE"] = "1"
     # always the inline backend: an inherited MPLBACKEND=Agg would silently drop every figure
@@ -255,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--times", action="store_true", help="print the run and reading times; build nothing")
     parser.add_argument("--measure", action="store_true", help="execute, record the run time, write nothing")
     args = parser.parse_args(argv)
+    execute.measure = args.measure
     sources = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
     sources = [s for s in sources if not args.prefixes or s.stem.startswith(tuple(args.prefixes))]
     if not sources:
@@ -266,9 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nReading times:\n")
         print(times_table(sources))
         return 0
-    if not args.prefixes and not (args.no_run or args.text_only):
-        # every notebook, in order: the stored scoreboards start empty
-        shutil.rmtree(build_runs_dir(fast=args.fast), ignore_errors=True)
+    every = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
     for source in sources:
         nb = convert(source)
         target = NOTEBOOKS / f"{source.stem}.ipynb"
@@ -277,7 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         run = not (args.no_run or args.text_only)
         seconds = 0.0
         if run:
+            runs_dir = build_runs_dir(fast=args.fast, measure=args.measure)
+            scoreboard_as_before(runs_dir, every, source)
             nb, seconds = execute_with_retry(source, nb, fast=args.fast, timeout=args.timeout)
+            snapshot_scoreboard(runs_dir, source)
         if run:
             record_run_time(source.stem, "fast" if args.fast else "full", seconds, execute.cpu_seconds)
         if args.measure:
