@@ -164,8 +164,11 @@ def _sha256_matches(path: Path, info: os.stat_result, expected: str, content: by
 MNIST_FIX = "Delete it (and its .gz) and load again to download it."
 
 
-def _read_idx(path: Path, *, shape: tuple[int, ...], source: Path | None = None) -> torch.Tensor:
-    """An idx file of unsigned bytes (MNIST's format) as uint8 ``shape``, its size, header and hash checked.
+def _read_idx(
+    path: Path, *, shape: tuple[int, ...], source: Path | None = None
+) -> tuple[torch.Tensor, bytes]:
+    """An idx file of unsigned bytes (MNIST's format) as uint8 ``shape``, its size and header checked;
+    with the file's bytes, for :func:`_check_mnist_hash` (so the file is read once).
 
     Header: 0x0000 0x08 (unsigned byte) ndim, then ndim big-endian int32 sizes.
     """
@@ -182,31 +185,32 @@ def _read_idx(path: Path, *, shape: tuple[int, ...], source: Path | None = None)
         )
     if len(data) != expected:  # changed since the stat
         raise DataError(f"MNIST file {source} has {len(data)} bytes, not {expected}: truncated. {MNIST_FIX}")
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=header).view(shape)
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=header).view(shape), data
 
 
 def _read_mnist_split(raw: Path, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """uint8 images ``[N, 28, 28]`` and int64 labels ``[N]`` in 0..9 from the raw idx files."""
     prefix = "train" if train else "t10k"
     image_name, label_name = f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
-    images = _read_idx(raw / image_name, shape=MNIST_FILES[image_name])
+    images, image_bytes = _read_idx(raw / image_name, shape=MNIST_FILES[image_name])
     label_file = raw / label_name
-    labels = _read_idx(label_file, shape=MNIST_FILES[label_name]).long()
+    labels, label_bytes = _read_idx(label_file, shape=MNIST_FILES[label_name])
+    labels = labels.long()
     if labels.max() > 9:
         bad = int(torch.argmax((labels > 9).int()))
         raise DataError(
             f"MNIST label file {label_file} holds label {int(labels[bad])} at position {bad}: labels "
             "must be 0..9, the file is corrupt. Delete it (and its .gz) and load again to download it."
         )
-    _check_mnist_hash(raw / image_name)
-    _check_mnist_hash(label_file)
+    _check_mnist_hash(raw / image_name, content=image_bytes)
+    _check_mnist_hash(label_file, content=label_bytes)
     return images, labels
 
 
-def _check_mnist_hash(path: Path, source: Path | None = None) -> None:
-    """A DataError unless the idx file ``path`` is MNIST's own (SHA-256): catches blank images or
-    shuffled labels, which keep a good file's header and size."""
-    if not _sha256_matches(path, path.stat(), MNIST_SHA256[path.name]):
+def _check_mnist_hash(path: Path, *, content: bytes, source: Path | None = None) -> None:
+    """A DataError unless the idx file ``path`` (its ``content``, as read) is MNIST's own (SHA-256):
+    catches blank images or shuffled labels, which keep a good file's header and size."""
+    if not _sha256_matches(path, path.stat(), MNIST_SHA256[path.name], content):
         raise DataError(
             f"MNIST file {source or path} has the right size and header but not MNIST's content (its "
             f"SHA-256 differs from {MNIST_SHA256[path.name][:12]}...): it was edited or damaged. {MNIST_FIX}"
@@ -229,8 +233,8 @@ def _stage_mnist_file(raw: Path, name: str, staging: Path) -> Path:
     except (OSError, EOFError, zlib.error) as error:
         raise DataError(f"{archive} is corrupt ({error}): delete it and load again to download it") from error
     # a full check before anything lands in the data folder
-    _read_idx(target, shape=MNIST_FILES[name], source=archive)
-    _check_mnist_hash(target, source=archive)
+    _, content = _read_idx(target, shape=MNIST_FILES[name], source=archive)
+    _check_mnist_hash(target, content=content, source=archive)
     return target
 
 
