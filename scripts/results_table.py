@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from minifacenet.openset import (  # noqa: E402
     GAP_KEYS,
+    MARGIN_HEADS,
     MIN_REFERENCE_SEEDS,
     REPORT_COLUMNS,
     controls_of,
@@ -101,7 +102,6 @@ def score_table(runs: list[dict]) -> str:
 
 
 STRICT_GAP_KEYS = (("tar@far=0.01", "TAR@FAR=1%"), ("tar@far=0.001", "TAR@FAR=0.1%"))
-MARGIN_HEADS = ("sphereface", "cosface", "arcface")
 
 
 def gap_table(runs: list[dict], *, baseline: str = "softmax", heads=None, keys=GAP_KEYS) -> str:
