@@ -268,7 +268,7 @@ def plot_strangers_by_angle(strangers, weight, margin, *, ax, title: str = "") -
     """A histogram of the strangers' angles ``[S, 2]`` over the circle, each seen class's margin arc shaded,
     gaps grey: where strangers land, readable where the dots on the circle overlap into a band."""
     degrees = np.arange(-180, 180.25, 0.25)
-    directions = np.stack([np.cos(np.radians(degrees)), np.sin(np.radians(degrees))], axis=1)  # [A, 2]
+    directions = geometry.circle_points(np.radians(degrees))  # [A, 2]
     regions = geometry.region_labels(directions, weight, margin)  # class of each direction's arc, -1 in a gap
     colors = class_colors(10)
     for j in range(len(weight)):
