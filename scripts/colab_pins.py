@@ -1,7 +1,6 @@
 """Colab's versions, from tests/colab_versions.json, for the `colab` CI job (scripts/dev.sh colab).
 
-    python scripts/colab_pins.py          # print pip pins from PyPI: ipywidgets==7.7.1 numpy==2.1.3 ...
-    python scripts/colab_pins.py --torch  # torch==2.11.0 torchvision==0.26.0, with Colab's numpy and pillow
+    python scripts/colab_pins.py          # print pip pins: ipywidgets==7.7.1 ... torchvision==0.26.0
     python scripts/colab_pins.py --check  # print what imports; exit 1 unless it is Colab's versions
 """
 
@@ -17,7 +16,7 @@ VERSIONS = Path(__file__).resolve().parent.parent / "tests" / "colab_versions.js
 # pytest, nbval and the rest come from the main venv (IPython 7.34 does not work with its ipykernel 7).
 PINNED = ("ipywidgets", "widgetsnbextension", "jupyterlab-widgets", "anywidget", "plotly", "matplotlib",
           "numpy", "scikit-learn", "pillow", "tqdm")  # fmt: skip
-TORCH = ("torch", "torchvision")  # installed with their dependencies (torch's CUDA libraries)
+TORCH = ("torch", "torchvision")  # installed without their CUDA libraries: torch loads the main venv's
 
 
 def pins(names: tuple[str, ...] = PINNED + TORCH) -> dict[str, str]:
@@ -40,6 +39,4 @@ def check() -> int:
 if __name__ == "__main__":
     if "--check" in sys.argv:
         sys.exit(check())
-    # torch and torchvision install with their dependencies; numpy and pillow (torchvision's) stay Colab's
-    names = TORCH + ("numpy", "pillow") if "--torch" in sys.argv else PINNED
-    print(" ".join(f"{name}=={version}" for name, version in pins(names).items()))
+    print(" ".join(f"{name}=={version}" for name, version in pins().items()))

@@ -39,13 +39,13 @@ case "$job" in
     colab_site="$("$colab_venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
     pins="$(python scripts/colab_pins.py)"
     if [ tests/colab_versions.json -nt "$colab_venv/.installed" ]; then
+      # Only the pinned packages, without their dependencies: torch 2.11 and torchvision 0.26 take about
+      # 1.5 GB here, and torch finds the CUDA 13 libraries it loads at import (unused on a CPU) in the main
+      # venv through the .pth file. With its own copies they would add 3.4 GB, which once filled CI's disk.
+      # (The .pth is written after the install, so that pip does not see the main venv's packages.)
+      rm -f "$colab_site/zz_main_venv.pth"
       # shellcheck disable=SC2086
-      "$colab_venv/bin/python" -m pip install --quiet --no-deps $pins ipython_genutils tenacity
-      # torch and torchvision with their own dependencies (the CUDA 12 libraries torch 2.11 loads, about
-      # 3 GB); MINIFACENET_TORCH_INDEX=https://download.pytorch.org/whl/cpu takes the CPU wheels instead
-      # shellcheck disable=SC2086
-      "$colab_venv/bin/python" -m pip install --quiet ${MINIFACENET_TORCH_INDEX:+--index-url "$MINIFACENET_TORCH_INDEX"} \
-        $(python scripts/colab_pins.py --torch)
+      "$colab_venv/bin/python" -m pip install --quiet --no-cache-dir --no-deps $pins ipython_genutils tenacity
       touch "$colab_venv/.installed"
     fi
     echo "$main_site" > "$colab_site/zz_main_venv.pth"
