@@ -215,11 +215,13 @@ def plot_margin_sweep(runs: list[dict]):
     panels = [(kind, key, title) for key, title in strangers.TARS for kind in strangers.STRANGER_KINDS]
     for ax, (kind, key, title) in zip(axes[:, :2].flat, panels, strict=True):
         _sweep_lines(ax, runs, kind, key)
-        ax.set(title=f"{strangers.KIND_LABELS[kind]}\n{title}", ylabel=f"{title} (%)")
+        ax.set(title=f"{strangers.KIND_LABELS[kind]}\n{title}", ylabel="TAR (%)")
     _sweep_lines(axes[0, 2], runs, None, "closed_set")
     axes[0, 2].set(title="the training classes' test images\nclosed-set accuracy", ylabel="accuracy (%)")
     axes[1, 2].axis("off")
-    axes[1, 2].text(0.0, 0.5, "CosFace, s = 16, 32-D, digit pairs.\nm < 0: a negative margin (the class is "
+    # one legend, in the empty panel: inside a panel it hid a curve's points
+    axes[1, 2].legend(*axes[0, 0].get_legend_handles_labels(), loc="upper left")
+    axes[1, 2].text(0.0, 0.4, "CosFace, s = 16, 32-D, digit pairs.\nm < 0: a negative margin (the class is "
                     "favoured)\nm = 0: NormFace (no margin)\ndots: seeds; lines: mean over seeds",
                     va="center")
     for ax in (*axes[:, :2].flat, axes[0, 2]):
@@ -237,7 +239,6 @@ def _sweep_lines(ax, runs: list[dict], kind: str | None, key: str) -> None:
             ax.scatter([m] * len(values), values, s=14, color=color, alpha=0.45, linewidths=0)
             means.append(np.mean(values) if values else np.nan)
         ax.plot(strangers.SWEEP_M, means, "-o", color=color, label=f"{classes} training classes")
-    ax.legend()
 
 
 def plot_class_count(runs: list[dict]):

@@ -113,5 +113,11 @@ def test_the_lesson_figures_draw_from_runs():
         for c in strangers.CURVE_CLASSES
         for s in (0, 1)
     ]
-    assert len(viz.plot_margin_sweep(runs).axes) == 6
+    sweep = viz.plot_margin_sweep(runs)
+    assert len(sweep.axes) == 6
+    # one legend, in the empty sixth panel, so that it hides no curve
+    legends = [ax.get_legend() for ax in sweep.axes]
+    assert [legend is not None for legend in legends] == [False] * 5 + [True]
+    entries = [text.get_text() for text in legends[5].get_texts()]
+    assert entries == ["7 training classes", "35 training classes"]
     assert len(viz.plot_class_count(runs).axes) == 4
