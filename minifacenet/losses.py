@@ -75,7 +75,9 @@ class Loss(nn.Module):
     high)`` and ``integer_margin``, ``takes_scale`` (a constructor argument ``s``),
     ``options`` (other choices, e.g. the triplet's mining), ``default_warmup`` (the margin
     warm-up when training is given none), ``metric`` (the similarity it trains for, so the
-    one it is scored by) and ``angular`` (its logits are s f(cos theta): the explorer shows it).
+    one it is scored by), ``angular`` (its logits are s f(cos theta): the explorer shows it)
+    and ``margin_control`` (the head that is this loss without its margin, which the
+    scoreboard and the tables compare it with besides softmax, or None).
     Defining a subclass with a ``name`` registers it in :data:`LOSSES`.
     ``classifies`` tells a head (class weights, ``logits(embeddings)`` for prediction) from a
     pair or triplet loss (no classes; ``fit`` feeds it P x K batches).
@@ -93,6 +95,7 @@ class Loss(nn.Module):
     options: ClassVar[dict[str, tuple]] = {}
     default_warmup: ClassVar[float] = 0.0
     metric: ClassVar[str] = "cosine"
+    margin_control: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -316,6 +319,7 @@ class SphereFace(MarginHead):
     margin_arg, margin_range, integer_margin, neutral_margin = "m", (1, SPHEREFACE_MAX_M + 1), True, 1
     formula_args = ("m",)
     default_warmup = 0.5  # lambda reaches lamb_min half way through training
+    margin_control = "normface"  # the course's control for every margin on the sphere
 
     def __init__(
         self,
@@ -409,6 +413,7 @@ class CosFace(MarginHead):
     takes_scale = True
     margin_arg, margin_range = "m", (NEGATIVE_MIN_M, ADDITIVE_MAX_M)
     formula_args = ("m",)
+    margin_control = "normface"  # CosFace at m = 0
 
     def __init__(self, embedding_dim: int, num_classes: int, *, s: float = 10.0, m: float = 0.1):
         super().__init__(embedding_dim, num_classes, s=s)
@@ -437,6 +442,7 @@ class ArcFace(MarginHead):
     takes_scale = True
     margin_arg, margin_range = "m", (NEGATIVE_MIN_M, math.pi)
     formula_args = ("m", "easy_margin")
+    margin_control = "normface"  # ArcFace at m = 0
 
     def __init__(
         self,

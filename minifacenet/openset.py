@@ -265,7 +265,8 @@ def format_gap(gap: Mapping) -> str:
 COURSE = ("softmax", "contrastive", "triplet", "sphereface", "cosface", "arcface")
 # the board's order: NormFace (m = 0, the margin heads' normalised head) is the margin heads' control
 SCOREBOARD_ORDER = (COURSE[0], "normface", *COURSE[1:])
-MARGIN_HEADS = ("sphereface", "cosface", "arcface")
+# the heads compared with NormFace as well as softmax: those whose class names a margin control
+MARGIN_HEADS = tuple(name for name, cls in losses.LOSSES.items() if cls.margin_control == "normface")
 MIN_REFERENCE_SEEDS = 3
 RANK_KEY, RANK_NAME = "tar@far=0.01", "TAR@FAR=1%"  # the measure a board ranks by, highest first
 REFERENCE_FILE = Path(__file__).with_name("scoreboard_reference.json")
@@ -339,10 +340,12 @@ def describe_setting(setting: Mapping) -> str:
 
 
 def controls_of(loss: str) -> tuple[str, ...]:
-    """The live rows a loss is compared with: softmax for every loss, and NormFace for a margin head."""
+    """The live rows a loss is compared with: softmax, and its class's ``margin_control`` if it names one."""
     if loss == "softmax":
         return ()
-    return ("softmax", "normface") if loss in MARGIN_HEADS else ("softmax",)
+    cls = losses.LOSSES.get(loss)
+    control = cls.margin_control if cls is not None else None
+    return ("softmax", control) if control else ("softmax",)
 
 
 def check_reference_row(row: Mapping, *, where) -> dict:

@@ -26,6 +26,7 @@ def half_cosface():
         takes_scale = True
         margin_arg, margin_range = "m", (0.0, 1.0)
         formula_args = ("m",)
+        margin_control = "normface"
 
         def __init__(self, embedding_dim: int, num_classes: int, *, s: float = 10.0, m: float = 0.2):
             super().__init__(embedding_dim, num_classes, s=s)
@@ -91,3 +92,10 @@ def test_the_scoreboard_takes_its_row(half_cosface, tmp_path):
     rows = board.rows()
     assert [row["loss"] for row in rows] == ["halfcos"] and "| halfcos | A | cosine |" in board.markdown()
     assert board.rows(upto="halfcos") == rows
+
+
+def test_its_controls_come_from_its_class(half_cosface):
+    # a lesson row or a table compares it with softmax and with the control its class names
+    assert openset.controls_of("halfcos") == ("softmax", "normface")
+    assert openset.controls_of("combined") == ("softmax",)  # names none
+    assert openset.controls_of("softmax") == ()
