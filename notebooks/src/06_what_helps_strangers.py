@@ -142,7 +142,7 @@ for classes in (7, 35):
 
 
 # %%
-# What the text below says about your run, checked in full mode (it held for seeds 0, 1 and 2).
+# What the text below says about your run, checked in full mode (it held for seeds 0-2, on 1 and 2 threads).
 def live_tar(classes, loss, kind, key):
     (run,) = [run for run in live if run["classes"] == classes and run["loss"] == loss]
     return run["strangers"][kind][key]
@@ -162,9 +162,9 @@ if not FAST:
 
 # %% [markdown]
 # At 35 classes your run shows the margin's gain on **familiar strangers**: CosFace beats NormFace by over 5
-# points of TAR@0.1 %, and NormFace alone is *below* softmax (seeds 0–2 alike). At 7 classes the margin's
-# lead at 0.1 % FAR was small, and changed sign with the CPU thread count. On **new-part strangers** the
-# margin's cost, measured next, does not show at this size.
+# points of TAR@0.1 %, and NormFace alone is *below* softmax (seeds 0–2 alike; at 7 classes these gaps are
+# smaller, unstable). On **new-part strangers** the margin's cost is small: a few points at most at 7 classes
+# (reference: about 7), none at 35.
 
 # %% [markdown]
 # ## 4 · What three seeds say
@@ -204,7 +204,7 @@ assert all(every_seed(NORM, SOFT, c, "familiar", STRICT, -1) for c in (21, 35))
 #
 # So a margin is not good or bad for strangers in general. It sharpens the directions training already uses:
 # that helps a stranger built from known parts and hurts one that needs a direction training never made. Your
-# run, with a third of the images, showed only the first.
+# run, with a third of the images, showed the first clearly, the second barely.
 
 # %% [markdown]
 # ## 5 · Through m = 0: negative margins
@@ -265,9 +265,9 @@ assert mean_tar(0.5, 35, "new_parts", STRICT) < mean_tar(0.0, 35, "new_parts", S
 #
 # Limits of this experiment: one network, 12,600 training pairs, 7–35 classes, CosFace and ArcFace at one margin
 # each ($m = 0.3$ is a larger margin for CosFace's cosine than for ArcFace's angle), three seeds. With 4,200
-# training pairs (section 3) the margin's cost on new-part strangers did not show in three seeds: CosFace minus
-# NormFace was between −0.2 and +2.1 points of TAR@1 % at 7 classes, and between +0.1 and +12.9 points of
-# TAR@0.1 % at 35 (seeds 0, 1, 2 on one CPU thread; the numbers move a little with the thread count).
+# training pairs (section 3), CosFace minus NormFace on new-part strangers, over seeds 0–2 on one and on two CPU
+# threads, was −3.6 to +0.3 points of TAR@0.1 % at 7 classes (the reference runs: −7.5 on average) and +0.1 to
+# +12.9 at 35 (−28.0): in these runs, what a margin costs new parts grew with the images each class trained on.
 #
 # ### Exercises
 #
