@@ -119,8 +119,9 @@ def snapshot_scoreboard(runs_dir: Path, source: Path) -> None:
         snapshot.mkdir(parents=True)
 
 
-def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
-    """Run every cell in a fresh kernel inside notebooks/; return the seconds it took.
+def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int, runs_dir: Path) -> float:
+    """Run every cell in a fresh kernel inside notebooks/, its scoreboard in ``runs_dir``
+    (:func:`build_runs_dir`); return the seconds it took.
 
     The kernel's CPU seconds are left in ``execute.cpu_seconds``: on a loaded machine the wall time is an
     upper bound, and the CPU time (one torch thread) is what an idle 2-core CPU would take.
@@ -128,8 +129,7 @@ def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int) -> float:
     names = ("MINIFACENET_FAST", "MPLBACKEND", "TQDM_DISABLE", "MINIFACENET_RUNS")
     saved = {name: os.environ.get(name) for name in names}
     os.environ["MINIFACENET_FAST"] = "1" if fast else "0"
-    measure = getattr(execute, "measure", False)
-    os.environ["MINIFACENET_RUNS"] = str(build_runs_dir(fast=fast, measure=measure))
+    os.environ["MINIFACENET_RUNS"] = str(runs_dir)
     # a progress bar stored in a page is frozen at its last frame
     os.environ["TQDM_DISABLE"] = "1"
     # always the inline backend: an inherited MPLBACKEND=Agg would silently drop every figure
@@ -260,14 +260,14 @@ def run_times_table(sources: list[Path]) -> str:
 ATTEMPTS = 3
 
 
-def execute_with_retry(source: Path, nb, *, fast: bool, timeout: int):
+def execute_with_retry(source: Path, nb, *, fast: bool, timeout: int, runs_dir: Path):
     """Execute; again from a fresh kernel (up to ``ATTEMPTS`` in all) if a cell times out. A kernel
     sometimes goes idle while the client still waits for the cell's reply (seen in 01 and 02 with
     ipykernel 6 and 7; the same notebook then runs through in a fresh kernel): the per-cell timeout
     turns that hang into a retry, not a lost build."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return nb, execute(nb, fast=fast, timeout=timeout)
+            return nb, execute(nb, fast=fast, timeout=timeout, runs_dir=runs_dir)
         except CellTimeoutError as error:
             if attempt == ATTEMPTS:
                 raise
@@ -287,7 +287,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--times", action="store_true", help="print the run and reading times; build nothing")
     parser.add_argument("--measure", action="store_true", help="execute, record the run time, write nothing")
     args = parser.parse_args(argv)
-    execute.measure = args.measure
     sources = sorted((NOTEBOOKS / "src").glob("[0-9]*.py"))
     sources = [s for s in sources if not args.prefixes or s.stem.startswith(tuple(args.prefixes))]
     if not sources:
@@ -310,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         if run:
             runs_dir = build_runs_dir(fast=args.fast, measure=args.measure)
             scoreboard_as_before(runs_dir, every, source)
-            nb, seconds = execute_with_retry(source, nb, fast=args.fast, timeout=args.timeout)
+            nb, seconds = execute_with_retry(source, nb, fast=args.fast, timeout=args.timeout,
+                                             runs_dir=runs_dir)
             snapshot_scoreboard(runs_dir, source)
         if run:
             record_run_time(source.stem, "fast" if args.fast else "full", seconds, execute.cpu_seconds)

@@ -38,8 +38,10 @@ def test_notebook_asserts_hold_for_another_seed(source: Path, seed: int, monkeyp
     # a failing cell raises nbclient's CellExecutionError with the assert and its message. A kernel that sits
     # idle while the client waits (seen a few times under heavy load; docs/notebook_times.md)
     # ends in a timeout; one fresh try then tells a hang from a failure.
+    runs_dir = build_notebooks.build_runs_dir(fast=True)  # the scoreboard folder of a fast build, as before
+    settings = {"fast": True, "timeout": CELL_TIMEOUT_S, "runs_dir": runs_dir}
     try:
-        build_notebooks.execute(build_notebooks.convert(source), fast=True, timeout=CELL_TIMEOUT_S)
+        build_notebooks.execute(build_notebooks.convert(source), **settings)
     except (CellTimeoutError, DeadKernelError) as hang:
         print(f"{source.stem}, seed {seed}: {type(hang).__name__}; one more try in a fresh kernel")
-        build_notebooks.execute(build_notebooks.convert(source), fast=True, timeout=CELL_TIMEOUT_S)
+        build_notebooks.execute(build_notebooks.convert(source), **settings)
