@@ -40,11 +40,10 @@ from browser_support import (  # noqa: E402
 )
 
 from minifacenet.explorer import MarginExplorer  # noqa: E402
-
-GOAL_MEDIAN_MS, GOAL_P90_MS = 50, 80
 from minifacenet.frames import compute_frame  # noqa: E402
 from minifacenet.geometry import Margin, synthetic_2d  # noqa: E402
 
+GOAL_MEDIAN_MS, GOAL_P90_MS = 50, 80
 SLIDER, IMAGE = ".mfn-explorer .mfn-m-slider", ".mfn-explorer .mfn-figure"
 EXPLORER_CELL = """\
 from minifacenet.explorer import MarginExplorer
