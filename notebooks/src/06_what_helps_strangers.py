@@ -143,21 +143,17 @@ for classes in (7, 35):
 
 # %%
 # What the text below says about your run, checked in full mode (it held for seeds 0-2, on 1 and 2 threads).
-def live_tar(classes, loss, kind, key):
-    (run,) = [run for run in live if run["classes"] == classes and run["loss"] == loss]
-    return run["strangers"][kind][key]
-
-
+SOFT, NORM, COSFACE = strangers.SOFTMAX, strangers.NORMFACE, "CosFace m=0.3"
 if not FAST:
     assert all(run["closed_set"] > 0.95 for run in live)  # every head learned its classes
     # familiar strangers at 35 classes: the margin beats NormFace by over 5 points at 0.1 % FAR...
-    assert live_tar(35, "cosface", "familiar", STRICT) > live_tar(35, "normface", "familiar", STRICT) + 0.05
+    assert strangers.paired_gap(live, COSFACE, NORM, 35, "familiar", STRICT)[0] > 5
     # ...and normalising alone is below softmax there
-    assert live_tar(35, "normface", "familiar", STRICT) < live_tar(35, "softmax", "familiar", STRICT)
+    assert strangers.paired_gap(live, NORM, SOFT, 35, "familiar", STRICT)[0] < 0
     # new-part strangers at 7 classes: the three heads within 8 points at both FARs
     # (in the reference runs, NormFace is about 8 points above softmax there)
     for key in (LOOSE, STRICT):
-        scores = [live_tar(7, loss, "new_parts", key) for loss in ("softmax", "normface", "cosface")]
+        scores = [strangers.by_seed(live, head, 7, "new_parts", key)[SEED] for head in (SOFT, NORM, COSFACE)]
         assert max(scores) - min(scores) < 0.08, scores
 
 # %% [markdown]
@@ -186,8 +182,7 @@ def every_seed(head, control, classes, kind, key, sign):
     return len(gaps) == 3 and all(sign * gap > 0 for gap in gaps)
 
 
-SOFT, NORM = strangers.SOFTMAX, strangers.NORMFACE
-MARGINS = ("CosFace m=0.3", "ArcFace m=0.3")
+MARGINS = (COSFACE, "ArcFace m=0.3")
 assert all(every_seed(NORM, SOFT, 7, "new_parts", key, +1) for key in (LOOSE, STRICT))
 assert all(every_seed(head, NORM, 7, "new_parts", key, -1) for head in MARGINS for key in (LOOSE, STRICT))
 assert all(every_seed(head, NORM, c, "familiar", STRICT, +1) for head in MARGINS for c in strangers.CURVE_CLASSES)
